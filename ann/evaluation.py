@@ -1,0 +1,31 @@
+"""Accuracy and the continual-learning accuracy matrix."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
+    """Class predictions (argmax over all outputs) for ``x`` of shape ``(n, n_in)``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    out = [model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy in percent of argmax over all outputs."""
+    if len(y) == 0:
+        raise ValueError("cannot compute accuracy on an empty set")
+    return float(100.0 * np.mean(predict(model, x) == np.asarray(y)))
+
+
+def task_accuracies(model: nn.Module, tasks: Sequence) -> np.ndarray:
+    """``(n_tasks,)`` accuracy (%) on each task's test examples, argmax over all classes."""
+    return np.array([accuracy(model, t.x_test, t.y_test) for t in tasks])

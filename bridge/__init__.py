@@ -1,0 +1,22 @@
+"""Bridge between the awake ANN (``ann``) and the sleep engines (``snn``).
+
+Front door::
+
+    import bridge
+    outcome = bridge.sleep(model, seen_x, bridge.preset("mnist"), engine="fast", seed=0)
+    slept_model = outcome.model
+
+Only this package knows both sides.
+"""
+from .convert import check_model, export_weights, import_weights, layer_output_maxima
+from .normalization import data_based_normalization
+from .params import INPUT_MODES, PRESETS, RULES, SleepParams, preset, read_config
+from .sleep import SleepNetworkSpec, SleepOutcome, build_sleep_network, sleep
+from .sleep_input import make_input_spikes, mean_image, window_pixels
+
+__all__ = [
+    "INPUT_MODES", "PRESETS", "RULES", "SleepNetworkSpec", "SleepOutcome", "SleepParams",
+    "build_sleep_network", "check_model", "data_based_normalization", "export_weights",
+    "import_weights", "layer_output_maxima", "make_input_spikes", "mean_image", "preset",
+    "read_config", "sleep", "window_pixels",
+]

@@ -1,0 +1,119 @@
+"""Sleep input: rate-coded spikes from the mean of the data seen so far.
+
+SRC_SPEC.md section 3. With ``rescale = 1 / (dt * max_rate)``, input pixel k
+spikes at a step iff ``u_k * rescale / 2 <= x_k`` for a uniform draw
+``u_k in [0, 1)``, i.e. with probability ``min(1, 2 * dt * max_rate * x_k)``.
+
+* ``masked_mean`` (reference): at each step only a square window of
+  ``(mask_size + 1)^2`` pixels at a random position keeps the mean image; with
+  0-based window origin ``(i0, j0)`` the kept flat pixels are ``i + side * j``
+  for ``i in [i0, i0 + mask_size]``, ``j in [j0, j0 + mask_size]``.
+* ``poisson`` (the paper's prose): every pixel keeps the mean image.
+
+Draws come either from a seed (NumPy ``PCG64``, independent streams for window
+positions and for the uniforms, so the result does not depend on chunking) or
+from explicit arrays, e.g. a reference trace.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from snn.spikes import InputSpikes
+
+from .params import SleepParams
+
+
+def mean_image(x: np.ndarray) -> np.ndarray:
+    """``(n_features,)`` float64 mean of ``x`` ``(n, n_features)`` over examples."""
+    x = np.asarray(x)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"data must be a non-empty (n, features) array, got shape {x.shape}")
+    return x.mean(axis=0, dtype=np.float64)
+
+
+def window_pixels(origin: tuple[int, int], mask_size: int, side: int) -> np.ndarray:
+    """Flat indices kept by the window at 0-based ``origin = (i0, j0)``."""
+    i0, j0 = int(origin[0]), int(origin[1])
+    i = np.arange(i0, i0 + mask_size + 1)
+    j = np.arange(j0, j0 + mask_size + 1)
+    return (i[None, :] + side * j[:, None]).ravel()
+
+
+def _image_side(n_features: int) -> int:
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(f"masked_mean input needs square images; {n_features} features are not a square "
+                         "(use input_mode='poisson')")
+    return side
+
+
+def make_input_spikes(
+    mean: np.ndarray,
+    params: SleepParams,
+    steps: int,
+    *,
+    seed: int | None = 0,
+    uniforms: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+    chunk_steps: int = 2000,
+) -> InputSpikes:
+    """Input spikes for ``steps`` steps.
+
+    mean: ``(n_features,)`` mean intensities in [0, 1].
+    seed: seed of the draws (ignored for whatever ``uniforms``/``windows`` give).
+    uniforms: optional ``(steps, n_features)`` draws in [0, 1).
+    windows: optional ``(steps, 2)`` 0-based window origins (masked mode).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.ndim != 1:
+        raise ValueError(f"mean image must be 1-D, got shape {mean.shape}")
+    if not np.all(np.isfinite(mean)):
+        raise ValueError("mean image contains NaN or infinite values")
+    if np.any(mean < 0):
+        raise ValueError("mean image has negative intensities: input rates cannot be negative")
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    n = mean.size
+    seq = np.random.SeedSequence(seed)
+    win_rng, u_rng = (np.random.default_rng(s) for s in seq.spawn(2))
+    if uniforms is not None:
+        uniforms = np.asarray(uniforms)
+        if uniforms.shape != (steps, n):
+            raise ValueError(f"uniforms must have shape ({steps}, {n}), got {uniforms.shape}")
+    masked = params.input_mode == "masked_mean"
+    if masked:
+        side = _image_side(n)
+        hi = side - params.mask_size  # origins in [0, side - mask_size - 1]
+        if hi < 1:
+            raise ValueError(f"mask_size {params.mask_size} does not fit a {side} x {side} image")
+        if windows is None:
+            windows = win_rng.integers(0, hi, size=(steps, 2))
+        windows = np.asarray(windows)
+        if windows.shape != (steps, 2):
+            raise ValueError(f"windows must have shape ({steps}, 2), got {windows.shape}")
+        if windows.size and (windows.min() < 0 or windows.max() >= hi):
+            raise ValueError(f"window origins must lie in [0, {hi - 1}]")
+        offsets = window_pixels((0, 0), params.mask_size, side)
+    half_rescale = params.rescale / 2
+    indptr = np.zeros(steps + 1, dtype=np.int64)
+    pieces = []
+    for start in range(0, steps, chunk_steps):
+        stop = min(start + chunk_steps, steps)
+        u = uniforms[start:stop] if uniforms is not None else u_rng.random((stop - start, n))
+        drive = np.empty((stop - start, n))
+        if masked:
+            drive.fill(0.0)
+            origin = windows[start:stop, 0] + side * windows[start:stop, 1]
+            cols = origin[:, None] + offsets[None, :]
+            np.put_along_axis(drive, cols, mean[cols], axis=1)
+        else:
+            drive[:] = mean
+        spikes = u.astype(np.float64) * half_rescale <= drive
+        t, k = np.nonzero(spikes)
+        pieces.append(k)
+        np.cumsum(np.bincount(t, minlength=stop - start), out=indptr[start + 1 : stop + 1])
+        indptr[start + 1 : stop + 1] += indptr[start]
+    indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    return InputSpikes(n, indptr, indices)

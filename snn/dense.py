@@ -1,0 +1,58 @@
+"""Dense engine: a literal NumPy transcription of SRC_SPEC.md section 4.
+
+It loops over steps in Python and uses dense matrix products, exactly as the
+authors' reference does. It is slow (about the reference's speed) and exists as
+an independent oracle for tests and as the baseline in ``benchmarks/``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .base import SleepEngine
+from .network import SleepNetwork, weight_factor
+from .spikes import InputSpikes, SleepResult, SpikeRecord
+
+
+class DenseEngine(SleepEngine):
+    """Reference-style dense loop (slow; for checking and benchmarking)."""
+
+    name = "dense"
+
+    def _build(self, network: SleepNetwork) -> None:
+        self._w = [w.astype(self.dtype, copy=True) for w in network.weights]
+        self._v = [np.zeros(w.shape[0], dtype=self.dtype) for w in self._w]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self._w]
+
+    def _run(self, input_spikes: InputSpikes) -> SleepResult:
+        net = self.network
+        dt = self.dtype.type
+        alpha = [dt(a) for a in net.alpha]
+        decay, inc, dec = dt(net.decay), dt(net.inc), dt(net.dec)
+        steps, L = input_spikes.steps, net.n_layers
+        counts = np.zeros((steps, L + 1), dtype=np.int64)
+        rasters = [np.zeros((steps, n), dtype=bool) for n in net.sizes]
+        for t in tqdm(range(steps), desc="sleep (dense)", disable=not self.progress, leave=False):
+            s = np.zeros(net.sizes[0], dtype=self.dtype)
+            s[input_spikes.step(t)] = 1
+            rasters[0][t] = s > 0
+            for l in range(L):
+                W, v = self._w[l], self._v[l]
+                v[:] = decay * v + alpha[l] * (W @ s)
+                fired = v >= net.threshold[l]
+                if fired.any():
+                    f = weight_factor(W[fired], net.rule)
+                    W[fired] += np.where(s[None, :] > 0, inc * f, -dec * f)
+                v[fired] = 0
+                s = fired.astype(self.dtype)
+                rasters[l + 1][t] = fired
+            counts[t] = [r[t].sum() for r in rasters]
+        records = [SpikeRecord.from_dense(r) for r in rasters]
+        return SleepResult(
+            weights=self.weights, counts=counts, totals=[r.totals() for r in records],
+            spikes=records if self.record_spikes else None,
+            layer_names=list(net.layer_names), dt_ms=net.dt_ms,
+        )

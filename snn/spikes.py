@@ -1,0 +1,141 @@
+"""Spike data exchanged between the bridge and the engines.
+
+Spike trains are stored on the simulation grid (one step = ``dt_ms``) in a
+compressed sparse row layout: for step ``t`` the indices of the neurons that
+fired are ``indices[indptr[t]:indptr[t + 1]]`` (ascending). This is what every
+engine consumes (:class:`InputSpikes`) and records (:class:`SpikeRecord`); the
+Brian2 and PyNN engines convert it to spike times ``t * dt_ms`` and
+:meth:`SleepResult.to_neo` to a ``neo.Block``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SpikeRecord:
+    """Spikes of one population on the step grid (CSR by step).
+
+    Attributes
+    ----------
+    n_neurons: population size.
+    indptr: ``(steps + 1,)`` int64, offsets into ``indices``.
+    indices: ``(n_spikes,)`` int32, neuron index of each spike, step-major.
+    """
+
+    n_neurons: int
+    indptr: np.ndarray
+    indices: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.indptr = np.asarray(self.indptr, dtype=np.int64)
+        self.indices = np.asarray(self.indices, dtype=np.int32)
+        if self.indptr.ndim != 1 or self.indptr.size < 1 or self.indptr[0] != 0:
+            raise ValueError("indptr must be a 1-D array starting at 0")
+        if np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != self.indices.size:
+            raise ValueError("indptr must be non-decreasing and end at len(indices)")
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= self.n_neurons):
+            raise ValueError(f"spike indices must lie in [0, {self.n_neurons})")
+
+    @property
+    def steps(self) -> int:
+        return self.indptr.size - 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``(steps,)`` number of spikes per step."""
+        return np.diff(self.indptr)
+
+    @property
+    def steps_of_spikes(self) -> np.ndarray:
+        """``(n_spikes,)`` step index of each spike (companion of ``indices``)."""
+        return np.repeat(np.arange(self.steps, dtype=np.int64), self.counts)
+
+    def totals(self) -> np.ndarray:
+        """``(n_neurons,)`` spikes per neuron over the whole record."""
+        return np.bincount(self.indices, minlength=self.n_neurons)
+
+    def step(self, t: int) -> np.ndarray:
+        return self.indices[self.indptr[t] : self.indptr[t + 1]]
+
+    def to_dense(self) -> np.ndarray:
+        """``(steps, n_neurons)`` boolean raster (memory: steps * n_neurons bytes)."""
+        out = np.zeros((self.steps, self.n_neurons), dtype=bool)
+        out[self.steps_of_spikes, self.indices] = True
+        return out
+
+    @classmethod
+    def from_dense(cls, raster: np.ndarray) -> "SpikeRecord":
+        raster = np.asarray(raster, dtype=bool)
+        t, i = np.nonzero(raster)
+        indptr = np.zeros(raster.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(t, minlength=raster.shape[0]), out=indptr[1:])
+        return cls(raster.shape[1], indptr, i)
+
+    @classmethod
+    def concatenate(cls, records: list["SpikeRecord"]) -> "SpikeRecord":
+        if not records:
+            raise ValueError("nothing to concatenate")
+        n = records[0].n_neurons
+        indptr = [np.zeros(1, dtype=np.int64)]
+        offset = 0
+        for r in records:
+            if r.n_neurons != n:
+                raise ValueError("cannot concatenate records of different population sizes")
+            indptr.append(r.indptr[1:] + offset)
+            offset += r.indices.size
+        return cls(n, np.concatenate(indptr), np.concatenate([r.indices for r in records]))
+
+    def slice_steps(self, start: int, stop: int) -> "SpikeRecord":
+        lo, hi = self.indptr[start], self.indptr[stop]
+        return SpikeRecord(self.n_neurons, self.indptr[start : stop + 1] - lo, self.indices[lo:hi])
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, SpikeRecord)
+            and self.n_neurons == other.n_neurons
+            and np.array_equal(self.indptr, other.indptr)
+            and np.array_equal(self.indices, other.indices)
+        )
+
+
+#: The input spikes an engine is driven with are a :class:`SpikeRecord` of the input layer.
+InputSpikes = SpikeRecord
+
+
+@dataclass
+class SleepResult:
+    """What an engine returns after ``run``.
+
+    Attributes
+    ----------
+    weights: the slept weights, one ``(n_l, n_{l-1})`` array per layer.
+    counts: ``(steps, L + 1)`` int64 spikes per step in input, hidden..., output.
+    totals: per layer (input first) ``(n_l,)`` spikes per neuron over the run.
+    spikes: per layer (input first) a :class:`SpikeRecord`, or ``None`` when the
+        engine was asked not to record individual spikes.
+    layer_names: names of the populations, input first.
+    dt_ms: step length in ms.
+    engine: name of the engine that produced the result.
+    timing: seconds spent building / simulating, as measured by the engine.
+    """
+
+    weights: list[np.ndarray]
+    counts: np.ndarray
+    totals: list[np.ndarray]
+    spikes: list[SpikeRecord] | None
+    layer_names: list[str]
+    dt_ms: float = 1.0
+    engine: str = ""
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return int(self.counts.shape[0])
+
+    def firing_rates_hz(self) -> list[np.ndarray]:
+        """Mean firing rate of every neuron in Hz, per layer (input first)."""
+        duration_s = self.steps * self.dt_ms * 1e-3
+        return [t / duration_s for t in self.totals]
