@@ -94,7 +94,7 @@ def train_task(
                 loss = loss_fn(model(xt[idx]), yt[idx], config.loss, config.n_classes)
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             losses.append(total / len(xt))
     model.eval()
     if not np.isfinite(losses[-1]):

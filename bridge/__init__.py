@@ -8,6 +8,8 @@ Front door::
 
 Only this package knows both sides.
 """
+__version__ = "0.1.0"
+
 from .convert import check_model, export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization
 from .params import INPUT_MODES, PRESETS, RULES, SleepParams, preset, read_config

@@ -1,0 +1,42 @@
+# Quick start:  make demo   (main job on the embedded MNIST subset)
+#               make test   (whole test suite)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# the CPU wheel of torch must be installed before anything that depends on it,
+# otherwise pip pulls the CUDA build (several GB)
+TORCH  := torch==2.13.0
+
+.PHONY: demo test install install-test bench conformance clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(TORCH)
+	$(BIN)/pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/sleep-replay run --out results/demo
+
+test: install-test
+	$(BIN)/python -m pytest
+
+conformance: install
+	for f in ../shared/golden/*.npz; do $(BIN)/sleep-replay conformance $$f || exit 1; done
+
+bench: install
+	$(BIN)/python benchmarks/bench_fast_engine.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

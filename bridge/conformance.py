@@ -1,0 +1,147 @@
+"""Conformance against reference traces (the format of ``shared/golden``).
+
+A reference trace is a NumPy ``.npz`` archive holding the inputs of one sleep
+phase and what the authors' reference code computed from them:
+
+inputs
+    ``sizes`` (L+1,) layer widths; ``x_seen`` (n, n_0) uint8 training images seen
+    so far (intensity = value / 255); ``w1_trained`` ... ``wL_trained`` float32
+    ``(n_l, n_{l-1})``; scalars ``max_rate``, ``dt``, ``inc``, ``dec``,
+    ``alpha_scale``, ``decay``, ``threshold``, ``mask_size``, ``steps``;
+    ``beta`` (L,); ``window`` (steps, 2) 0-based window origins; ``uniforms``
+    (steps, n_0) the uniform draws of the input spikes.
+expected outputs
+    ``expected_norm_constants`` and ``expected_alpha`` (L,) (compare with relative
+    tolerance 1e-5: computed in test mode, hidden outputs scaled by 0.75 for the
+    reference's non-inverted dropout); ``expected_mean_image`` (n_0,);
+    ``expected_w1`` ... float32 slept weights (max abs difference 1e-6);
+    ``expected_counts`` (steps, L+1) spikes per step per layer (exact).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ann import SleepMLP
+
+from .params import SleepParams
+from .sleep import sleep
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_TOL = 1e-6
+ALPHA_RTOL = 1e-5
+_SCALARS = ("max_rate", "dt", "inc", "dec", "alpha_scale", "decay", "threshold", "mask_size", "steps")
+
+
+def load_trace(path: str | Path) -> dict[str, np.ndarray]:
+    """Read and check a reference trace; ``ValueError`` names what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"reference trace {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not a readable .npz archive: {exc}") from exc
+    missing = [k for k in ("sizes", "x_seen", "beta", "window", "uniforms", "expected_counts",
+                           "expected_alpha", *_SCALARS) if k not in data]
+    if missing:
+        raise ValueError(f"{path} is missing key(s) {missing}")
+    sizes = data["sizes"].astype(int).ravel()
+    L = len(sizes) - 1
+    steps = int(data["steps"])
+    for l in range(1, L + 1):
+        for key in (f"w{l}_trained", f"expected_w{l}"):
+            if key not in data:
+                raise ValueError(f"{path} is missing key {key!r}")
+            if data[key].shape != (sizes[l], sizes[l - 1]):
+                raise ValueError(f"{path}: {key} has shape {data[key].shape}, expected {(sizes[l], sizes[l - 1])}")
+    shapes = {"x_seen": (None, sizes[0]), "window": (steps, 2), "uniforms": (steps, sizes[0]),
+              "expected_counts": (steps, L + 1), "beta": (L,), "expected_alpha": (L,)}
+    for key, shape in shapes.items():
+        got = data[key].shape
+        if len(got) != len(shape) or any(s is not None and g != s for g, s in zip(got, shape)):
+            raise ValueError(f"{path}: {key} has shape {got}, expected {shape}")
+    return data
+
+
+@dataclass
+class ConformanceReport:
+    """Outcome of :func:`check_trace`."""
+
+    path: str
+    engine: str
+    dtype: str
+    steps: int
+    counts_equal: bool
+    mismatched_steps: int
+    max_weight_diff: list[float]
+    max_alpha_rel_diff: float
+    mean_image_diff: float
+    steps_per_s: float
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+    def format(self) -> str:
+        lines = [f"conformance {self.path} (engine {self.engine}, {self.dtype}, {self.steps} steps)"]
+        lines.append(f"  spike counts per step per layer equal: {self.counts_equal} "
+                     f"({self.mismatched_steps} steps differ)")
+        lines.append("  max |w - expected| per layer: " + ", ".join(f"{d:.3g}" for d in self.max_weight_diff)
+                     + f" (tolerance {WEIGHT_TOL:g})")
+        lines.append(f"  max relative alpha difference: {self.max_alpha_rel_diff:.3g} (tolerance {ALPHA_RTOL:g})")
+        lines.append(f"  max |mean image - expected|: {self.mean_image_diff:.3g}")
+        lines.append(f"  engine speed: {self.steps_per_s:,.0f} steps/s")
+        lines.append("  " + ("PASS" if self.passed else "FAIL: " + ", ".join(k for k, v in self.checks.items() if not v)))
+        return "\n".join(lines)
+
+
+def params_from_trace(data: dict[str, np.ndarray]) -> SleepParams:
+    return SleepParams(
+        max_rate_hz=float(data["max_rate"]), inc=float(data["inc"]), dec=float(data["dec"]),
+        beta=tuple(float(b) for b in data["beta"]), alpha_scale=float(data["alpha_scale"]),
+        decay=float(data["decay"]), threshold=float(data["threshold"]), dt_s=float(data["dt"]),
+        mask_size=int(data["mask_size"]), input_mode="masked_mean", rule="reference",
+    )
+
+
+def check_trace(path: str | Path, engine: str = "fast", dtype: str = "float64",
+                engine_options: dict | None = None) -> ConformanceReport:
+    """Replay a reference trace through the public front door and compare."""
+    data = load_trace(path)
+    L = len(data["sizes"]) - 1
+    weights = [data[f"w{l}_trained"] for l in range(1, L + 1)]
+    # the reference trained with non-inverted dropout 0.25: test mode scales hidden outputs by 0.75
+    model = SleepMLP.from_weights(weights, dropout=0.25, dropout_mode="reference")
+    params = params_from_trace(data)
+    steps = int(data["steps"])
+    # warm the engine (compilation) on a few steps so the timing is of simulation proper
+    sleep(model, data["x_seen"] / 255.0, params, steps=min(steps, 10), engine=engine, dtype=dtype,
+          uniforms=data["uniforms"][:10], windows=data["window"][:10], engine_options=engine_options)
+    t0 = time.perf_counter()
+    outcome = sleep(model, data["x_seen"] / 255.0, params, steps=steps, engine=engine, dtype=dtype,
+                    uniforms=data["uniforms"], windows=data["window"], engine_options=engine_options)
+    total = time.perf_counter() - t0
+    run_s = outcome.result.timing.get("run_s", total)
+    counts = outcome.result.counts
+    mismatched = int(np.any(counts != data["expected_counts"], axis=1).sum())
+    wdiff = [float(np.abs(w.astype(np.float64) - data[f"expected_w{l + 1}"]).max())
+             for l, w in enumerate(outcome.result.weights)]
+    alpha_rel = float(np.max(np.abs(outcome.spec.network.alpha / data["expected_alpha"] - 1)))
+    mean_diff = (float(np.abs(outcome.spec.mean_image - data["expected_mean_image"]).max())
+                 if "expected_mean_image" in data else 0.0)
+    checks = {"spike counts": mismatched == 0, "weights": max(wdiff) <= WEIGHT_TOL,
+              "alpha": alpha_rel <= ALPHA_RTOL, "mean image": mean_diff <= 1e-9}
+    if "expected_norm_constants" in data:
+        checks["norm constants"] = bool(np.allclose(outcome.spec.norm_constants,
+                                                    data["expected_norm_constants"], rtol=ALPHA_RTOL, atol=0))
+    return ConformanceReport(str(path), engine, dtype, steps, mismatched == 0, mismatched, wdiff, alpha_rel,
+                             mean_diff, steps / max(run_s, 1e-12), checks)
