@@ -52,6 +52,10 @@ class ExperimentConfig:
     class_groups: list[list[int]] = field(default_factory=lambda: [list(g) for g in CLASS_PAIRS])
     max_train_per_task: int | None = None
     sizes: list[int] = field(default_factory=lambda: [784, 1200, 1200, 10])
+    #: initial weights uniform in [-init_range, init_range] (reference 0.01)
+    init_range: float = 0.01
+    #: hidden-layer dropout (reference 0.25, non-inverted)
+    dropout: float = 0.25
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     engine: str = "fast"
@@ -79,6 +83,10 @@ class ExperimentConfig:
             raise ValueError(f"experiment.sizes must list >= 2 positive widths, got {self.sizes}")
         if len(self.sleep.beta) != len(self.sizes) - 1:
             raise ValueError(f"sleep.beta has {len(self.sleep.beta)} values for {len(self.sizes) - 1} layers")
+        if not self.init_range > 0:
+            raise ValueError(f"experiment.init_range must be > 0, got {self.init_range}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"experiment.dropout must be in [0, 1), got {self.dropout}")
         if self.updates_per_task < 1:
             raise ValueError(f"experiment.updates_per_task must be >= 1, got {self.updates_per_task}")
         if self.train.epochs < 0:
@@ -134,7 +142,8 @@ def run_seed(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y_tes
     after each task, and for ``src`` the same before each sleep."""
     gen = torch.Generator().manual_seed(int(seed))
     out_act = "relu" if cfg.train.loss == "mse" else "linear"
-    base = SleepMLP(cfg.sizes, output_activation=out_act, generator=gen)
+    base = SleepMLP(cfg.sizes, output_activation=out_act, generator=gen, init_range=cfg.init_range,
+                    dropout=cfg.dropout)
     models = {m: copy.deepcopy(base) for m in cfg.methods}
     rec: dict[str, dict[str, list]] = {m: {"accuracy_matrix": [], "accuracy_all": []} for m in cfg.methods}
     if "src" in rec:

@@ -1,0 +1,92 @@
+"""The main job through the command line."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bridge.experiment import ExperimentConfig
+
+SMALL = """
+[experiment]
+sizes = [784, 64, 48, 10]
+seeds = [0, 1]
+class_groups = [[0, 1], [2, 3], [4, 5]]
+init_range = 0.1
+
+[sleep]
+preset = "mnist"
+steps_first = 600
+steps_per_task = 200
+"""
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "bridge.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_run_writes_summary_and_never_overwrites(tmp_path):
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(SMALL)
+    out = tmp_path / "out"
+    proc = cli("run", cfg, "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "| sequential |" in proc.stdout and "| src |" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert (out / "accuracy_over_tasks.png").read_bytes()[:4] == b"\x89PNG"
+    for method in ("sequential", "src"):
+        fa = summary["methods"][method]["final_accuracy"]
+        assert set(fa["per_seed"]) == {"0", "1"}
+        assert fa["mean"] == pytest.approx(np.mean(list(fa["per_seed"].values())))
+        assert summary["methods"][method]["new_task_accuracy_min"] >= 90  # each task is learned
+    # sequential training forgets: only the last task's classes are predicted
+    assert summary["methods"]["sequential"]["final_accuracy"]["mean"] < 100 / 3 + 5
+    assert summary["config"]["sleep"]["steps_first"] == 600
+    seed0 = json.loads((out / "seed_0.json").read_text())
+    assert len(seed0["src"]["accuracy_matrix"]) == 3 and len(seed0["src"]["sleep_spikes_per_step"]) == 3
+    # a second run with the same seeds reproduces the numbers and archives the first run's files
+    proc = cli("run", cfg, "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((out / "summary.json").read_text())
+    for method in ("sequential", "src"):
+        assert again["methods"][method]["final_accuracy"] == summary["methods"][method]["final_accuracy"]
+    archived = list((out / "archive").glob("*/summary.json"))
+    assert len(archived) == 1 and json.loads(archived[0].read_text())["methods"] == summary["methods"]
+
+
+def test_demo_protocol_src_beats_sequential(tmp_path):
+    """The default main job (reference net and hyperparameters), one seed."""
+    proc = cli("run", "--seeds", "0", "--out", tmp_path, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    methods = json.loads((tmp_path / "summary.json").read_text())["methods"]
+    seq, src = (methods[m]["final_accuracy"]["mean"] for m in ("sequential", "src"))
+    assert seq < 25 and src >= seq + 20, (seq, src)
+    assert methods["sequential"]["new_task_accuracy_min"] >= 90
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "ewc"], "unknown method"),
+    (["--dataset", "cifar"], "unknown dataset"),
+    (["--dataset", "mnist"], "needs data_dir"),
+    (["--dataset", "mnist", "--data-dir", "/nonexistent/folder"], "does not exist"),
+    (["--engine", "loihi"], "unknown engine"),
+    (["--max-rate", "-3"], "max_rate_hz"),
+    (["--steps-first", "-1"], "steps_first"),
+    (["--beta", "1", "2"], "beta has 2 values"),
+])
+def test_bad_run_arguments_fail_before_training(tmp_path, args, message):
+    proc = cli("run", "--out", tmp_path / "o", "--no-progress", *args)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_bad_config_files(tmp_path):
+    (tmp_path / "a.toml").write_text("[experiment]\nseedz = [1]\n")
+    proc = cli("run", tmp_path / "a.toml", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "unknown experiment field(s) ['seedz']" in proc.stderr
+    (tmp_path / "b.toml").write_text("[trainer]\nepochs = 1\n")
+    with pytest.raises(ValueError, match="unknown config table"):
+        ExperimentConfig.from_file(str(tmp_path / "b.toml"))
+    proc = cli("run", tmp_path / "missing.toml")
+    assert proc.returncode == 2 and "cannot read config file" in proc.stderr
