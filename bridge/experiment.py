@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import snn
 from ann import (CLASS_PAIRS, DATASETS, SleepMLP, Task, TrainConfig, accuracy, class_incremental_tasks,

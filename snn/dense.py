@@ -7,7 +7,7 @@ an independent oracle for tests and as the baseline in ``benchmarks/``.
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .base import SleepEngine
 from .network import SleepNetwork, weight_factor

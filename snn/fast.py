@@ -16,7 +16,7 @@ import logging
 
 import numba
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .base import SleepEngine
 from .network import SleepNetwork
