@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(BIN)/sleep-replay run --out results/demo
+	$(BIN)/sleep-replay run configs/demo.toml --out results/demo
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -90,3 +90,11 @@ def test_bad_config_files(tmp_path):
         ExperimentConfig.from_file(str(tmp_path / "b.toml"))
     proc = cli("run", tmp_path / "missing.toml")
     assert proc.returncode == 2 and "cannot read config file" in proc.stderr
+
+
+def test_shipped_configs_parse():
+    from pathlib import Path
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+    assert configs
+    for path in configs:
+        ExperimentConfig.from_file(str(path))
