@@ -21,6 +21,7 @@ from .spikes import InputSpikes, SleepResult, SpikeRecord
 ENGINES: dict[str, str] = {
     "fast": "snn.fast:FastEngine",
     "dense": "snn.dense:DenseEngine",
+    "brian2": "snn.brian2_engine:Brian2Engine",
 }
 
 
