@@ -103,7 +103,7 @@ def load_idx_folder(folder: str | os.PathLike, name: str = "idx") -> Dataset:
 
 def fashion_mnist_dir() -> Path:
     """Folder of Debian's ``dataset-fashion-mnist`` package (IDX files)."""
-    for cand in (Path("/usr/share/dataset-fashion-mnist"), Path("/usr/share/fashion-mnist")):
+    for cand in (Path("/usr/share/datasets/fashion-mnist"), Path("/usr/share/dataset-fashion-mnist")):
         if cand.is_dir():
             return cand
     raise FileNotFoundError(

@@ -1,7 +1,7 @@
 """Accuracy and the continual-learning accuracy matrix."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -19,13 +19,18 @@ def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 20
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy in percent of argmax over all outputs."""
+Predictor = Union[nn.Module, Callable[[np.ndarray], np.ndarray]]
+
+
+def accuracy(model: Predictor, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy in percent. ``model`` is a network (argmax over all outputs) or
+    a function mapping ``(n, features)`` inputs to ``(n,)`` predicted labels."""
     if len(y) == 0:
         raise ValueError("cannot compute accuracy on an empty set")
-    return float(100.0 * np.mean(predict(model, x) == np.asarray(y)))
+    pred = predict(model, x) if isinstance(model, nn.Module) else model(x)
+    return float(100.0 * np.mean(np.asarray(pred) == np.asarray(y)))
 
 
-def task_accuracies(model: nn.Module, tasks: Sequence) -> np.ndarray:
+def task_accuracies(model: Predictor, tasks: Sequence) -> np.ndarray:
     """``(n_tasks,)`` accuracy (%) on each task's test examples, argmax over all classes."""
     return np.array([accuracy(model, t.x_test, t.y_test) for t in tasks])

@@ -52,6 +52,22 @@ def loss_fn(output: torch.Tensor, y: torch.Tensor, loss: str, n_classes: int) ->
     return F.cross_entropy(output, y)
 
 
+class TrainingHooks:
+    """Method-specific additions to the SGD loop; continual-learning baselines
+    override these (the defaults give plain training)."""
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, output: torch.Tensor,
+             base_loss: torch.Tensor) -> torch.Tensor:
+        """The loss to minimise for a batch (default: ``base_loss``)."""
+        return base_loss
+
+    def before_step(self, model: nn.Module, x: torch.Tensor) -> None:
+        """Called after ``backward`` and before the optimizer step (gradients may be edited)."""
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after every optimizer step."""
+
+
 def train_task(
     model: nn.Module,
     x: np.ndarray,
@@ -60,12 +76,15 @@ def train_task(
     *,
     seed: int = 0,
     progress: bool = False,
+    hooks: TrainingHooks | None = None,
 ) -> list[float]:
     """Train ``model`` in place on ``(x, y)``; returns the mean loss of each epoch.
 
     ``x``: ``(n, n_in)`` float in [0, 1]; ``y``: ``(n,)`` int labels. The data
     order (reshuffled every epoch) and the dropout masks come from ``seed``.
+    ``hooks`` lets a continual-learning method change the loss and the update.
     """
+    hooks = hooks or TrainingHooks()
     config = config or TrainConfig()
     config.validate()
     x = np.asarray(x, dtype=np.float32)
@@ -90,10 +109,14 @@ def train_task(
             total = 0.0
             for start in range(0, len(order), config.batch_size):
                 idx = order[start : start + config.batch_size]
+                xb, yb = xt[idx], yt[idx]
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(xt[idx]), yt[idx], config.loss, config.n_classes)
+                output = model(xb)
+                loss = hooks.loss(model, xb, yb, output, loss_fn(output, yb, config.loss, config.n_classes))
                 loss.backward()
+                hooks.before_step(model, xb)
                 opt.step()
+                hooks.after_step(model)
                 total += loss.item() * len(idx)
             losses.append(total / len(xt))
     model.eval()

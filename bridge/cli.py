@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--steps-first", type=int, help="sleep steps after task 1 (reference 15000)")
     r.add_argument("--steps-per-task", type=int, help="extra sleep steps per later task (reference 5000)")
     r.add_argument("--out", default="results/run", help="output folder (default results/run)")
-    r.add_argument("--overwrite", action="store_true", help="replace earlier results instead of archiving them")
+    r.add_argument("--fresh", action="store_true",
+                   help="recompute every run (earlier results are archived); default: resume a run of the same config")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     c = sub.add_parser("conformance", help="replay a reference trace (.npz) and compare",
@@ -83,6 +84,8 @@ def _config_from_args(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             sleep_v[name] = getattr(args, flag)
     extra = {k: v for k, v in data.items() if k not in ("experiment", "train", "sleep")}
+    if args.dataset is not None:
+        exp.pop("task_datasets", None)
     return ExperimentConfig.from_dict({**extra, "experiment": exp, "train": train, "sleep": sleep_v})
 
 
@@ -90,9 +93,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiment import format_table, run_experiment
 
     cfg = _config_from_args(args)
-    summary = run_experiment(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    summary = run_experiment(cfg, args.out, fresh=args.fresh, progress=not args.no_progress)
     print()
-    print(f"Final accuracy on all {cfg.sizes[-1]} classes (%), {cfg.dataset}, engine {cfg.engine}, "
+    print(f"Final accuracy over all test classes (%), {summary['paper_row']}, engine {cfg.engine}, "
           f"epochs per task {summary['epochs_per_task'][0]}:")
     print(format_table(summary))
     print(f"\nwrote {Path(args.out) / 'summary.json'} and figures in {args.out} "

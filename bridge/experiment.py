@@ -1,16 +1,22 @@
-"""The main job: class-incremental training with and without sleep (SRC).
+"""The experiment harness: continual-learning methods with and without sleep.
 
-For every seed a fresh no-bias MLP is trained on the tasks in order. The
-``sequential`` method only trains; ``src`` sleeps after every task on all
-training data seen so far (SRC_SPEC.md sections 2-4), with
-``steps_first + (k - 1) * steps_per_task`` steps after task k. Both methods
-share the seed's initial weights and the data order of every task.
-Accuracies are in percent, argmax over all outputs.
+For every (method, seed) a fresh no-bias MLP is trained on the tasks in order.
+A method ``X+src`` sleeps after every task on all training data seen so far
+(SRC_SPEC.md sections 2-4), ``steps_first + (k - 1) * steps_per_task`` steps
+after task k. All methods of a seed share the initial weights and the data
+order of every task. Accuracies are in percent over the test examples of the
+tasks' classes.
+
+Results are written per (method, seed) as soon as each finishes, so an
+interrupted run resumes where it stopped (same config); a changed config
+archives the earlier results instead of overwriting them.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
@@ -23,31 +29,44 @@ import torch
 from tqdm import tqdm
 
 import snn
-from ann import (CLASS_PAIRS, DATASETS, SleepMLP, Task, TrainConfig, accuracy, class_incremental_tasks,
-                 load_dataset, task_accuracies, train_task)
+from ann import CLASS_PAIRS, DATASETS, SleepMLP, Task, TrainConfig, accuracy, class_incremental_tasks, load_dataset
+from ann.baselines import LEARNERS, make_learner
+from ann.metrics import average_accuracy, backward_transfer, forgetting
 
-from .params import SleepParams, preset, read_config
+from .methods import SLEEP_OPTIONS, MethodSpec, parse_method
+from .params import PRESETS, SleepParams, preset, read_config
 from .results_io import atomic_write, prepare_output_dir, write_json
 from .sleep import sleep
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("sequential", "src")
-
-#: SRC_SPEC.md section 6, class-incremental accuracy over all classes (%)
-PAPER_RESULTS = {
-    "mnist": {"sequential": "19.49", "src": "48.47 +- 5.03"},
-    "fashion-mnist": {"sequential": "19.67", "src": "41.68 +- 5.04"},
+#: SRC_SPEC.md section 6: class-incremental accuracy over all classes (%), by paper row
+PAPER_RESULTS: dict[str, dict[str, str]] = {
+    "mnist": {"sequential": "19.49", "src": "48.47 +- 5.03", "owm": "77.04 +- 2.91",
+              "rehearsal": "79.91 +- 5.34", "rehearsal+src": "86.47 +- 1.06", "parallel": "98.02",
+              "icarl(memory=100)": "65.50 +- 4.66", "icarl+src(memory=100)": "78.09 +- 3.16"},
+    "fashion-mnist": {"sequential": "19.67", "src": "41.68 +- 5.04", "owm": "58.35 +- 2.05",
+                      "rehearsal": "55.19 +- 7.74", "rehearsal+src": "67.82 +- 3.64", "parallel": "87.86"},
+    "mnist->fashion-mnist": {"sequential": "47.18", "src": "61.33", "ewc": "about 74-75", "si": "about 74-75",
+                             "owm": "91.29 +- 1.05", "rehearsal": "83.13 +- 0.89", "rehearsal+src": "83.18 +- 1.91",
+                             "parallel": "90.05"},
+    "cifar10": {"sequential": "19.01", "src": "44.55 +- 1.45", "owm": "34.23 +- 1.87", "rehearsal": "39.39 +- 0.64",
+                "rehearsal+src": "58.24 +- 0.56", "parallel": "72.43",
+                "icarl(memory=500)": "54.90 +- 1.49", "icarl+src(memory=500)": "57.50 +- 0.61"},
 }
 
 
 @dataclass
 class ExperimentConfig:
-    """What to run. Reads from a TOML/JSON file with tables ``[experiment]``,
-    ``[train]`` and ``[sleep]`` (see ``configs/``)."""
+    """What to run. Read from a TOML/JSON file with tables ``[experiment]``,
+    ``[train]``, ``[sleep]`` and ``[method_options.<method>]`` (see ``configs/``)."""
 
     dataset: str = "mnist-subset"
     data_dir: str | None = None
+    #: for cross-modal sequences: the data set of each task (overrides ``dataset``)
+    task_datasets: list[str] | None = None
+    #: download MNIST into ``data_dir`` if it is missing (checksums verified)
+    download: bool = False
     split_seed: int = 0
     class_groups: list[list[int]] = field(default_factory=lambda: [list(g) for g in CLASS_PAIRS])
     max_train_per_task: int | None = None
@@ -57,21 +76,45 @@ class ExperimentConfig:
     #: hidden-layer dropout (reference 0.25, non-inverted)
     dropout: float = 0.25
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    methods: list[str] = field(default_factory=lambda: ["sequential", "src"])
     engine: str = "fast"
     dtype: str = "float64"
-    #: SGD updates per task; sets the epochs when ``train.epochs`` is not given.
+    #: SGD updates per task; sets the epochs when ``train.epochs`` is 0.
     #: The reference does 2 epochs of 5000 examples in batches of 100 = 100.
     updates_per_task: int = 100
+    #: name of the paper row to print next to the results (default from the data set)
+    paper_row: str | None = None
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=0))
     sleep: SleepParams = field(default_factory=lambda: preset("mnist"))
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- checks
+    def method_specs(self) -> list[MethodSpec]:
+        return [parse_method(m, self.method_options) for m in self.methods]
 
     def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"experiment.dataset: unknown dataset {self.dataset!r}; choose one of {DATASETS}")
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown or not self.methods:
-            raise ValueError(f"experiment.methods: unknown method(s) {unknown}; choose from {METHODS}")
+        """Raise ``ValueError`` naming the first bad field (before any training)."""
+        for name in self.task_datasets or [self.dataset]:
+            if name not in DATASETS:
+                raise ValueError(f"experiment.dataset: unknown dataset {name!r}; choose one of {DATASETS}")
+        if self.task_datasets is not None and len(self.task_datasets) != len(self.class_groups):
+            raise ValueError(f"experiment.task_datasets has {len(self.task_datasets)} entries for "
+                             f"{len(self.class_groups)} class groups")
+        if not self.methods:
+            raise ValueError("experiment.methods is empty")
+        specs = self.method_specs()
+        labels = [s.label for s in specs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"experiment.methods lists a method twice: {labels}")
+        for s in specs:
+            learner_opts = {k: v for k, v in s.options.items() if k not in SLEEP_OPTIONS}
+            if s.base != "parallel":  # instantiating checks the options
+                LEARNERS[s.base](SleepMLP((2, 2)), TrainConfig(), **learner_opts)
+            elif learner_opts:
+                raise ValueError(f"method parallel takes no options, got {sorted(learner_opts)}")
+            if "sleep_preset" in s.options and s.options["sleep_preset"] not in PRESETS:
+                raise ValueError(f"method_options.{s.label}.sleep_preset: unknown preset "
+                                 f"{s.options['sleep_preset']!r}; choose one of {sorted(PRESETS)}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"experiment.seeds must be distinct integers, got {self.seeds}")
         if self.engine not in snn.available_engines():
@@ -92,25 +135,50 @@ class ExperimentConfig:
         if self.train.epochs < 0:
             raise ValueError(f"train.epochs must be >= 0 (0 = from updates_per_task), got {self.train.epochs}")
         TrainConfig(**{**dataclasses.asdict(self.train), "epochs": max(self.train.epochs, 1)}).validate()
+        n_classes = max(max(g) for g in self.class_groups) + 1
+        if n_classes > self.sizes[-1]:
+            raise ValueError(f"experiment.sizes[-1] = {self.sizes[-1]} outputs cannot hold {n_classes} classes")
 
-    def epochs_for(self, n_examples: int) -> int:
+    def epochs_for(self, n_examples: int, n_tasks: int = 1) -> int:
         if self.train.epochs:
             return self.train.epochs
-        return math.ceil(self.updates_per_task / math.ceil(n_examples / self.train.batch_size))
+        return math.ceil(self.updates_per_task * n_tasks / math.ceil(n_examples / self.train.batch_size))
+
+    def sleep_params_for(self, spec: MethodSpec) -> SleepParams:
+        name = spec.options.get("sleep_preset")
+        if name is None:
+            return self.sleep
+        return preset(name).replace(steps_first=self.sleep.steps_first, steps_per_task=self.sleep.steps_per_task)
+
+    @property
+    def row(self) -> str:
+        if self.paper_row:
+            return self.paper_row
+        names = self.task_datasets or [self.dataset]
+        names = ["mnist" if n.startswith("mnist") else n for n in dict.fromkeys(names)]
+        return "->".join(names)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sleep"] = self.sleep.to_dict()
         return d
 
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the results (not the seeds or methods)."""
+        d = self.to_dict()
+        for k in ("seeds", "methods", "paper_row"):
+            d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExperimentConfig":
         data = dict(data)
-        unknown_tables = sorted(set(data) - {"experiment", "train", "sleep"})
+        unknown_tables = sorted(set(data) - {"experiment", "train", "sleep", "method_options"})
         if unknown_tables:
-            raise ValueError(f"unknown config table(s) {unknown_tables}; use [experiment], [train], [sleep]")
+            raise ValueError(f"unknown config table(s) {unknown_tables}; "
+                             "use [experiment], [train], [sleep], [method_options.NAME]")
         exp = dict(data.get("experiment", {}))
-        known = {f.name for f in dataclasses.fields(cls)} - {"train", "sleep"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"train", "sleep", "method_options"}
         bad = sorted(set(exp) - known)
         if bad:
             raise ValueError(f"unknown experiment field(s) {bad}; known: {sorted(known)}")
@@ -122,7 +190,11 @@ class ExperimentConfig:
         train.setdefault("epochs", 0)
         sleep_values = dict(data.get("sleep", {}))
         sleep_values.setdefault("preset", "mnist")
-        cfg = cls(**exp, train=TrainConfig(**train), sleep=SleepParams.from_dict(sleep_values))
+        options = data.get("method_options", {})
+        if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+            raise ValueError("method_options must be tables [method_options.NAME]")
+        cfg = cls(**exp, train=TrainConfig(**train), sleep=SleepParams.from_dict(sleep_values),
+                  method_options={k: dict(v) for k, v in options.items()})
         cfg.validate()
         return cfg
 
@@ -131,122 +203,207 @@ class ExperimentConfig:
         return cls.from_dict(read_config(path))
 
 
+# -------------------------------------------------------------------- data
+def load_tasks(cfg: ExperimentConfig) -> tuple[list[Task], np.ndarray, np.ndarray]:
+    """Tasks, and the test set of all their classes ``(x, y)``. Fails before training
+    when data are missing or do not fit the network."""
+    names = cfg.task_datasets or [cfg.dataset] * len(cfg.class_groups)
+    datasets = {}
+    for name in dict.fromkeys(names):
+        if name == "mnist" and cfg.download:
+            from ann.download import download_mnist
+            if cfg.data_dir is None:
+                raise ValueError("experiment.download needs experiment.data_dir, the folder to download into")
+            download_mnist(cfg.data_dir)
+        data_dir = cfg.data_dir if name != "fashion-mnist" or len(set(names)) == 1 else None
+        datasets[name] = load_dataset(name, data_dir, cfg.split_seed)
+        if datasets[name].n_features != cfg.sizes[0]:
+            raise ValueError(f"experiment.sizes[0] = {cfg.sizes[0]} but {name} has "
+                             f"{datasets[name].n_features} features")
+    tasks = []
+    for name, group in zip(names, cfg.class_groups):
+        tasks.extend(class_incremental_tasks(datasets[name], [group], cfg.max_train_per_task))
+    return tasks, np.concatenate([t.x_test for t in tasks]), np.concatenate([t.y_test for t in tasks])
+
+
 def _task_seed(seed: int, k: int, purpose: int) -> int:
     return int(np.random.SeedSequence([seed, k, purpose]).generate_state(1)[0])
 
 
-def run_seed(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y_test: np.ndarray, seed: int,
-             progress: bool = True) -> dict[str, Any]:
-    """Run every method for one seed. Returns per method the accuracy matrix
-    ``R[i][j]`` (after task i, on task j), the accuracy over all test classes
-    after each task, and for ``src`` the same before each sleep."""
-    gen = torch.Generator().manual_seed(int(seed))
-    out_act = "relu" if cfg.train.loss == "mse" else "linear"
-    base = SleepMLP(cfg.sizes, output_activation=out_act, generator=gen, init_range=cfg.init_range,
-                    dropout=cfg.dropout)
-    models = {m: copy.deepcopy(base) for m in cfg.methods}
-    rec: dict[str, dict[str, list]] = {m: {"accuracy_matrix": [], "accuracy_all": []} for m in cfg.methods}
-    if "src" in rec:
-        rec["src"].update(accuracy_matrix_before_sleep=[], accuracy_all_before_sleep=[], sleep_spikes_per_step=[])
-    seen: list[np.ndarray] = []
-    for k, task in enumerate(tqdm(tasks, desc=f"seed {seed}", unit="task", disable=not progress)):
-        train_cfg = dataclasses.replace(cfg.train, epochs=cfg.epochs_for(len(task.y_train)))
-        seen.append(task.x_train)
-        trained_once: dict[str, Any] | None = None
-        for method in cfg.methods:
-            # both methods see identical training on identical weights until the first sleep
-            if k == 0 and trained_once is not None:
-                models[method].load_state_dict(trained_once)
-            else:
-                train_task(models[method], task.x_train, task.y_train, train_cfg, seed=_task_seed(seed, k, 0))
-                if k == 0:
-                    trained_once = copy.deepcopy(models[method].state_dict())
-            if method == "src":
-                rec[method]["accuracy_matrix_before_sleep"].append(task_accuracies(models[method], tasks).tolist())
-                rec[method]["accuracy_all_before_sleep"].append(accuracy(models[method], x_test, y_test))
-                outcome = sleep(models[method], np.concatenate(seen), cfg.sleep,
-                                steps=cfg.sleep.steps_for_task(k + 1), engine=cfg.engine, dtype=cfg.dtype,
+# --------------------------------------------------------------------- runs
+def _new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
+    out_act = "linear" if logits or cfg.train.loss == "ce" else "relu"
+    return SleepMLP(cfg.sizes, output_activation=out_act, generator=torch.Generator().manual_seed(int(seed)),
+                    init_range=cfg.init_range, dropout=cfg.dropout)
+
+
+def run_parallel(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y_test: np.ndarray,
+                 seed: int, progress: bool = True) -> dict[str, Any]:
+    """Joint training on all tasks at once with the whole sequence's update budget."""
+    learner = make_learner("sequential", _new_model(cfg, seed, False), cfg.train)
+    x = np.concatenate([t.x_train for t in tasks])
+    y = np.concatenate([t.y_train for t in tasks])
+    learner.learn_task(x, y, epochs=cfg.epochs_for(len(y), len(tasks)), seed=_task_seed(seed, 0, 0),
+                       progress=progress)
+    final = [accuracy(learner.predict, t.x_test, t.y_test) for t in tasks]
+    return {"accuracy_matrix": [final], "accuracy_all": [accuracy(learner.predict, x_test, y_test)],
+            "average_accuracy": float(np.mean(final)), "backward_transfer": None, "forgetting": None}
+
+
+def run_method(cfg: ExperimentConfig, spec: MethodSpec, tasks: list[Task], x_test: np.ndarray,
+               y_test: np.ndarray, seed: int, progress: bool = True) -> dict[str, Any]:
+    """Run one method for one seed. Returns the accuracy matrix ``R[i][j]`` (after
+    task i, on task j), the accuracy over all test classes after each task, the
+    continual-learning metrics and, for sleeping methods, the same before each sleep."""
+    t0 = time.perf_counter()
+    if spec.base == "parallel":
+        rec = run_parallel(cfg, tasks, x_test, y_test, seed, progress)
+    else:
+        learner_opts = {k: v for k, v in spec.options.items() if k not in SLEEP_OPTIONS}
+        learner = make_learner(spec.base, _new_model(cfg, seed, LEARNERS[spec.base].needs_logits), cfg.train,
+                               **learner_opts)
+        sleep_params = cfg.sleep_params_for(spec)
+        rec: dict[str, Any] = {"accuracy_matrix": [], "accuracy_all": []}
+        if spec.sleep:
+            rec.update(accuracy_matrix_before_sleep=[], accuracy_all_before_sleep=[], sleep_spikes_per_step=[])
+        seen: list[np.ndarray] = []
+        for k, task in enumerate(tqdm(tasks, desc=f"{spec.label} seed {seed}", unit="task", disable=not progress,
+                                      leave=False)):
+            learner.learn_task(task.x_train, task.y_train, epochs=cfg.epochs_for(len(task.y_train)),
+                               seed=_task_seed(seed, k, 0))
+            seen.append(task.x_train)
+            if spec.sleep:
+                rec["accuracy_matrix_before_sleep"].append([accuracy(learner.predict, t.x_test, t.y_test)
+                                                            for t in tasks])
+                rec["accuracy_all_before_sleep"].append(accuracy(learner.predict, x_test, y_test))
+                outcome = sleep(learner.model, np.concatenate(seen), sleep_params,
+                                steps=sleep_params.steps_for_task(k + 1), engine=cfg.engine, dtype=cfg.dtype,
                                 seed=_task_seed(seed, k, 1), progress=progress)
-                models[method] = outcome.model
-                rec[method]["sleep_spikes_per_step"].append(outcome.result.counts.mean(0).tolist())
-            rec[method]["accuracy_matrix"].append(task_accuracies(models[method], tasks).tolist())
-            rec[method]["accuracy_all"].append(accuracy(models[method], x_test, y_test))
-    for method in cfg.methods:
-        rec[method]["final_accuracy"] = rec[method]["accuracy_all"][-1]
+                learner.set_model(outcome.model)
+                rec["sleep_spikes_per_step"].append(outcome.result.counts.mean(0).tolist())
+            rec["accuracy_matrix"].append([accuracy(learner.predict, t.x_test, t.y_test) for t in tasks])
+            rec["accuracy_all"].append(accuracy(learner.predict, x_test, y_test))
+        R = np.array(rec["accuracy_matrix"])
+        rec.update(average_accuracy=average_accuracy(R), backward_transfer=backward_transfer(R),
+                   forgetting=forgetting(R))
+        memory = getattr(learner, "memory_size", None)
+        if memory is not None:
+            rec["memory_examples"] = memory
+    rec["final_accuracy"] = rec["accuracy_all"][-1]
+    rec["wall_time_s"] = time.perf_counter() - t0
     return rec
 
 
-def summarize(cfg: ExperimentConfig, per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _mean_sd(values: list[float | None]) -> dict[str, float | None]:
+    vals = np.array([v for v in values if v is not None], dtype=float)
+    if vals.size == 0:
+        return {"mean": None, "sd": None}
+    return {"mean": float(vals.mean()), "sd": float(vals.std(ddof=1)) if vals.size > 1 else 0.0}
+
+
+def summarize(specs: list[MethodSpec], cells: dict[tuple[str, int], dict[str, Any]]) -> dict[str, Any]:
     methods = {}
-    for m in cfg.methods:
-        finals = {str(s): per_seed[s][m]["final_accuracy"] for s in per_seed}
-        vals = np.array(list(finals.values()))
-        curves = np.array([per_seed[s][m]["accuracy_all"] for s in per_seed])
-        methods[m] = {
-            "final_accuracy": {"per_seed": finals, "mean": float(vals.mean()),
-                               "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0},
-            "accuracy_all_mean": curves.mean(0).tolist(),
-            "accuracy_matrix_mean": np.mean([per_seed[s][m]["accuracy_matrix"] for s in per_seed], 0).tolist(),
-            # accuracy on each task right after training on it (before any sleep)
-            "new_task_accuracy_min": float(min(
-                np.diag(per_seed[s][m].get("accuracy_matrix_before_sleep", per_seed[s][m]["accuracy_matrix"])).min()
-                for s in per_seed)),
-        }
+    for spec in specs:
+        recs = {seed: r for (label, seed), r in cells.items() if label == spec.label}
+        finals = {str(s): r["final_accuracy"] for s, r in recs.items()}
+        entry = {"final_accuracy": {"per_seed": finals, **_mean_sd(list(finals.values()))}}
+        for metric in ("average_accuracy", "backward_transfer", "forgetting"):
+            entry[metric] = _mean_sd([r[metric] for r in recs.values()])
+        curves = np.array([r["accuracy_all"] for r in recs.values()])
+        entry["accuracy_all_mean"] = curves.mean(0).tolist()
+        entry["accuracy_matrix_mean"] = np.mean([r["accuracy_matrix"] for r in recs.values()], 0).tolist()
+        # accuracy on each task right after training on it (before any sleep)
+        if spec.base != "parallel":
+            entry["new_task_accuracy_min"] = float(min(
+                np.diag(np.array(r.get("accuracy_matrix_before_sleep", r["accuracy_matrix"]))).min()
+                for r in recs.values()))
+        methods[spec.label] = entry
     return methods
 
 
+def _paper_key(label: str) -> str:
+    return "src" if label == "sequential+src" else label
+
+
 def format_table(summary: dict[str, Any]) -> str:
-    """Markdown table: final accuracy per seed, mean +- SD, and the paper's number."""
+    """Markdown table: final accuracy per seed, mean +- SD, BWT, forgetting, the paper's number."""
     methods = summary["methods"]
     seeds = list(next(iter(methods.values()))["final_accuracy"]["per_seed"])
     paper = PAPER_RESULTS.get(summary.get("paper_row", ""), {})
-    head = "| method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean +- SD | paper (full data) |"
-    lines = [head, "|" + "---|" * (len(seeds) + 3)]
+    fmt = lambda d: "n/a" if d["mean"] is None else f"{d['mean']:.2f} +- {d['sd']:.2f}"  # noqa: E731
+    head = ("| method | " + " | ".join(f"seed {s}" for s in seeds)
+            + " | mean +- SD | BWT | forgetting | paper |")
+    lines = [head, "|" + "---|" * (len(seeds) + 5)]
     for m, r in methods.items():
         fa = r["final_accuracy"]
-        cells = " | ".join(f"{fa['per_seed'][s]:.2f}" for s in seeds)
-        lines.append(f"| {m} | {cells} | {fa['mean']:.2f} +- {fa['sd']:.2f} | {paper.get(m, '')} |")
+        cells = " | ".join(f"{fa['per_seed'][s]:.2f}" if s in fa["per_seed"] else "-" for s in seeds)
+        lines.append(f"| {m} | {cells} | {fmt(fa)} | {fmt(r['backward_transfer'])} | {fmt(r['forgetting'])} | "
+                     f"{paper.get(_paper_key(m), '')} |")
     return "\n".join(lines)
 
 
-RESULT_FILES = ["summary.json", "summary.md", "accuracy_over_tasks.png"]
+RESULT_FILES = ["summary.json", "summary.md", "accuracy_over_tasks.png", "config.json", "cells"]
 
 
-def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, overwrite: bool = False,
+def _open_output(cfg: ExperimentConfig, out_dir: str | Path, fresh: bool) -> tuple[Path, bool]:
+    """Resume when the folder holds a run of the same config; archive otherwise."""
+    out = Path(out_dir)
+    state = out / "config.json"
+    same = False
+    if state.is_file() and not fresh:
+        try:
+            same = json.loads(state.read_text()).get("fingerprint") == cfg.fingerprint()
+        except ValueError:
+            same = False
+    if not same:
+        out = prepare_output_dir(out, RESULT_FILES + [p.name for p in out.glob("seed_*.json")])
+        write_json(out / "config.json", {"fingerprint": cfg.fingerprint(), "config": cfg.to_dict()})
+    return out, same
+
+
+def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = False,
                    progress: bool = True) -> dict[str, Any]:
-    """Run ``cfg`` and write ``summary.json``, ``summary.md``, per-seed JSON and
-    ``accuracy_over_tasks.png`` to ``out_dir``. Returns the summary."""
+    """Run ``cfg``; write ``summary.json``, ``summary.md``, ``accuracy_over_tasks.png``
+    and ``cells/<method>/seed_<s>.json`` to ``out_dir``. A finished (method, seed)
+    of the same config is not recomputed unless ``fresh``. Returns the summary."""
     from . import __version__
     from .plots import plot_accuracy_over_tasks
 
     cfg.validate()
     t0 = time.perf_counter()
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed)  # fails before any training if missing
-    if data.n_features != cfg.sizes[0]:
-        raise ValueError(f"experiment.sizes[0] = {cfg.sizes[0]} but {cfg.dataset} has {data.n_features} features")
-    tasks = class_incremental_tasks(data, cfg.class_groups, cfg.max_train_per_task)
-    n_classes = int(max(max(g) for g in cfg.class_groups)) + 1
-    if n_classes > cfg.sizes[-1]:
-        raise ValueError(f"experiment.sizes[-1] = {cfg.sizes[-1]} outputs cannot hold {n_classes} classes")
+    tasks, x_test, y_test = load_tasks(cfg)  # fails before any training if data are missing
     cfg.train.n_classes = cfg.sizes[-1]
-    classes = [c for g in cfg.class_groups for c in g]
-    test_mask = np.isin(data.y_test, classes)
-    out = prepare_output_dir(out_dir, RESULT_FILES + [f"seed_{s}.json" for s in cfg.seeds], overwrite)
-    per_seed = {}
-    for seed in cfg.seeds:
-        per_seed[seed] = run_seed(cfg, tasks, data.x_test[test_mask], data.y_test[test_mask], seed, progress)
-        write_json(out / f"seed_{seed}.json", {"seed": seed, **per_seed[seed]})
+    specs = cfg.method_specs()
+    out, resuming = _open_output(cfg, out_dir, fresh)
+    cells: dict[tuple[str, int], dict[str, Any]] = {}
+    todo = []
+    for spec in specs:
+        for seed in cfg.seeds:
+            path = out / "cells" / spec.slug / f"seed_{seed}.json"
+            if resuming and path.is_file():
+                cells[(spec.label, seed)] = json.loads(path.read_text())
+            else:
+                todo.append((spec, seed, path))
+    if resuming:
+        logger.warning("resuming %s: %d of %d (method, seed) runs already finished", out, len(cells),
+                       len(cells) + len(todo))
+    for spec, seed, path in tqdm(todo, desc="runs", unit="run", disable=not progress):
+        cells[(spec.label, seed)] = run_method(cfg, spec, tasks, x_test, y_test, seed, progress)
+        write_json(path, {"method": spec.label, "seed": seed, "package_version": __version__,
+                          **cells[(spec.label, seed)]})
     summary = {
         "package_version": __version__,
         "config": cfg.to_dict(),
-        "paper_row": "mnist" if cfg.dataset.startswith("mnist") else cfg.dataset,
+        "paper_row": cfg.row,
         "epochs_per_task": [cfg.epochs_for(len(t.y_train)) for t in tasks],
         "train_examples_per_task": [len(t.y_train) for t in tasks],
-        "methods": summarize(cfg, per_seed),
+        "test_examples": int(len(y_test)),
+        "methods": summarize(specs, cells),
+        "resumed_runs": len(cfg.seeds) * len(specs) - len(todo),
         "wall_time_s": time.perf_counter() - t0,
     }
     write_json(out / "summary.json", summary)
     table = format_table(summary) + "\n"
     atomic_write(out / "summary.md", lambda p: p.write_text(table))
-    plot_accuracy_over_tasks(summary, per_seed, out / "accuracy_over_tasks.png")
+    plot_accuracy_over_tasks(summary, cells, out / "accuracy_over_tasks.png")
     return summary

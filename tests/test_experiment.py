@@ -26,7 +26,7 @@ def cli(*args):
     return subprocess.run([sys.executable, "-m", "bridge.cli", *map(str, args)], capture_output=True, text=True)
 
 
-def test_run_writes_summary_and_never_overwrites(tmp_path):
+def test_run_writes_summary_resumes_and_never_overwrites(tmp_path):
     cfg = tmp_path / "small.toml"
     cfg.write_text(SMALL)
     out = tmp_path / "out"
@@ -42,17 +42,35 @@ def test_run_writes_summary_and_never_overwrites(tmp_path):
         assert summary["methods"][method]["new_task_accuracy_min"] >= 90  # each task is learned
     # sequential training forgets: only the last task's classes are predicted
     assert summary["methods"]["sequential"]["final_accuracy"]["mean"] < 100 / 3 + 5
-    assert summary["config"]["sleep"]["steps_first"] == 600
-    seed0 = json.loads((out / "seed_0.json").read_text())
-    assert len(seed0["src"]["accuracy_matrix"]) == 3 and len(seed0["src"]["sleep_spikes_per_step"]) == 3
-    # a second run with the same seeds reproduces the numbers and archives the first run's files
+    assert summary["methods"]["sequential"]["forgetting"]["mean"] > 80
+    assert summary["config"]["sleep"]["steps_first"] == 600 and summary["package_version"]
+    cell = json.loads((out / "cells" / "src" / "seed_0.json").read_text())
+    assert len(cell["accuracy_matrix"]) == 3 and len(cell["sleep_spikes_per_step"]) == 3
+
+    # an interrupted run resumes: only the missing (method, seed) is recomputed
+    (out / "cells" / "src" / "seed_1.json").unlink()
     proc = cli("run", cfg, "--out", out, "--no-progress")
     assert proc.returncode == 0, proc.stderr
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["resumed_runs"] == 3 and "resuming" in proc.stderr
+    assert resumed["methods"]["src"]["final_accuracy"] == summary["methods"]["src"]["final_accuracy"]
+
+    # --fresh recomputes everything, reproduces the numbers and archives the earlier files
+    proc = cli("run", cfg, "--out", out, "--no-progress", "--fresh")
+    assert proc.returncode == 0, proc.stderr
     again = json.loads((out / "summary.json").read_text())
+    assert again["resumed_runs"] == 0
     for method in ("sequential", "src"):
         assert again["methods"][method]["final_accuracy"] == summary["methods"][method]["final_accuracy"]
     archived = list((out / "archive").glob("*/summary.json"))
-    assert len(archived) == 1 and json.loads(archived[0].read_text())["methods"] == summary["methods"]
+    assert len(archived) == 1 and json.loads(archived[0].read_text())["methods"] == resumed["methods"]
+
+    # a different config in the same folder archives instead of mixing results
+    cfg.write_text(SMALL.replace("steps_first = 600", "steps_first = 700"))
+    proc = cli("run", cfg, "--out", out, "--no-progress", "--seeds", "0", "--methods", "sequential")
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((out / "archive").glob("*/summary.json"))) == 2
+    assert json.loads((out / "summary.json").read_text())["resumed_runs"] == 0
 
 
 def test_demo_protocol_src_beats_sequential(tmp_path):
@@ -66,7 +84,9 @@ def test_demo_protocol_src_beats_sequential(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--methods", "ewc"], "unknown method"),
+    (["--methods", "hat"], "unknown method"),
+    (["--methods", "ewc(lambda=-1)"], "option lambda"),
+    (["--methods", "icarl(memroy=5)"], "unknown option"),
     (["--dataset", "cifar"], "unknown dataset"),
     (["--dataset", "mnist"], "needs data_dir"),
     (["--dataset", "mnist", "--data-dir", "/nonexistent/folder"], "does not exist"),

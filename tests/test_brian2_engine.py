@@ -1,0 +1,240 @@
+"""The Brian2 engine against the fast engine: same input spikes, same spikes and weights.
+
+Acceptance of issue 3: spike counts per step per layer equal, weights within 1e-9
+(float64), on a small network and on a trained 784-1200-1200-10 network for 1000
+steps, in runtime (Cython; NumPy for the small network) and cpp_standalone code
+generation; the golden reference traces pass; bad input is refused clearly.
+Compiled code is cached in ``.cache/brian2`` of the working directory: a cold
+cache costs about 1.5 min of Cython and 0.5 min of C++ compilation once.
+"""
+import numpy as np
+import pytest
+import torch
+
+import brian2 as b2
+import bridge
+import snn
+from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
+from bridge.conformance import check_trace
+from snn.brian2_engine import Brian2Engine, compiler_problem
+
+from .conftest import GOLDEN_FILES, random_input, random_network
+
+# Brian2 2.9 calls pyparsing's camelCase API, deprecated in pyparsing 3.3
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+WEIGHT_TOL = 1e-9
+
+
+def run(engine_name, network, spikes, **options):
+    eng = snn.get_engine(engine_name, **options)
+    eng.build(network.copy())
+    return eng, eng.run(spikes)
+
+
+def assert_same(fast, other, tol=WEIGHT_TOL, spikes=True):
+    np.testing.assert_array_equal(other.counts, fast.counts)
+    for a, b in zip(fast.totals, other.totals):
+        np.testing.assert_array_equal(a, b)
+    for wf, wb in zip(fast.weights, other.weights):
+        assert wb.shape == wf.shape and wb.dtype == wf.dtype
+        assert np.abs(wf - wb).max() <= tol
+    if spikes and fast.spikes is not None and other.spikes is not None:
+        for a, b in zip(fast.spikes, other.spikes):
+            assert a == b
+
+
+# ------------------------------------------------------------ small network
+@pytest.mark.parametrize("codegen", ["cython", "numpy", "cpp_standalone"])
+@pytest.mark.parametrize("rule", ["reference", "plain"])
+def test_small_network_matches_fast_engine(codegen, rule):
+    net, spikes = random_network(rule=rule), random_input(steps=400)
+    fast_eng, fast = run("fast", net, spikes)
+    eng, res = run("brian2", net, spikes, codegen=codegen)
+    assert fast.counts[:, 1:].sum(0).min() > 20, "the test network must actually spike"
+    assert res.engine == "brian2" and res.layer_names == fast.layer_names
+    assert_same(fast, res)
+    assert max(np.abs(w - w0).max() for w, w0 in zip(res.weights, net.weights)) > 1e-3
+    # state (potentials and weights) persists into the next run, as in the fast engine
+    more = random_input(steps=150, seed=7)
+    assert_same(fast_eng.run(more), eng.run(more))
+    for vf, vb in zip(fast_eng.potentials, eng.potentials):
+        assert np.abs(vf - vb).max() <= WEIGHT_TOL
+    for key in ("build_s", "run_s", "sim_s", "compile_s"):
+        assert key in res.timing
+
+
+def test_split_runs_equal_one_run():
+    net, spikes = random_network(), random_input(steps=300)
+    _, whole = run("brian2", net, spikes)
+    eng = snn.get_engine("brian2").build(net.copy())
+    first = eng.run(spikes.slice_steps(0, 120))
+    second = eng.run(spikes.slice_steps(120, 300))
+    np.testing.assert_array_equal(np.vstack([first.counts, second.counts]), whole.counts)
+    for l in range(4):
+        assert snn.SpikeRecord.concatenate([first.spikes[l], second.spikes[l]]) == whole.spikes[l]
+    np.testing.assert_array_equal(eng.weights[1], whole.weights[1])
+
+
+def test_same_step_propagation_through_all_layers():
+    """An input spike reaches the output within its own step (the reference's schedule)."""
+    eye = np.eye(2) * 2.0
+    net = snn.SleepNetwork(weights=[eye, eye, eye], alpha=[1.0, 1.0, 1.0], threshold=[1.0, 1.0, 1.0],
+                           decay=0.5, inc=0.0, dec=0.0)
+    raster = np.zeros((5, 2), dtype=bool)
+    raster[1, 0] = raster[3, 1] = True
+    _, res = run("brian2", net, snn.SpikeRecord.from_dense(raster))
+    np.testing.assert_array_equal(res.counts, [[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1],
+                                               [0, 0, 0, 0]])
+    assert [list(r.step(3)) for r in res.spikes] == [[1], [1], [1], [1]]
+
+
+def test_record_spikes_off_keeps_counts_and_totals():
+    net, spikes = random_network(), random_input(steps=200)
+    _, fast = run("fast", net, spikes)
+    _, res = run("brian2", net, spikes, record_spikes=False)
+    assert res.spikes is None
+    assert_same(fast, res)
+
+
+@pytest.mark.parametrize("codegen", ["cython", "cpp_standalone"])
+def test_monitor_subsets_and_voltage_traces(codegen):
+    net, spikes = random_network(), random_input(steps=250)
+    _, fast = run("fast", net, spikes)
+    subset = [1, 4, 7, 11]
+    eng, res = run("brian2", net, spikes, codegen=codegen, record_neurons={"hidden1": subset},
+                   record_v={"hidden1": [0, 4], "output": [2]})
+    assert_same(fast, res, spikes=False)  # counts and totals still cover every neuron
+    keep = np.isin(fast.spikes[1].indices, subset)
+    rec = res.spikes[1]
+    np.testing.assert_array_equal(rec.indices, fast.spikes[1].indices[keep])
+    np.testing.assert_array_equal(rec.steps_of_spikes, fast.spikes[1].steps_of_spikes[keep])
+    assert res.spikes[2] == fast.spikes[2]
+    # the voltage is recorded after integration, before threshold: it crosses exactly when the neuron fires
+    for name, l in (("hidden1", 1), ("output", 3)):
+        trace = eng.voltage_traces[name]
+        assert trace.v.shape == (spikes.steps, trace.indices.size)
+        fired = fast.spikes[l].to_dense()[:, trace.indices]
+        np.testing.assert_array_equal(trace.v >= net.threshold[l - 1], fired)
+    assert fired.any()
+
+
+def test_two_engines_alive_at_once():
+    net_a, net_b = random_network(seed=0), random_network(seed=3)
+    spikes = random_input(steps=150)
+    a = snn.get_engine("brian2").build(net_a.copy())
+    b = snn.get_engine("brian2").build(net_b.copy())
+    ra, rb = a.run(spikes), b.run(spikes)
+    assert_same(run("fast", net_a, spikes)[1], ra)
+    assert_same(run("fast", net_b, spikes)[1], rb)
+
+
+def test_brian2_global_state_is_restored():
+    target = b2.prefs["codegen.target"]
+    run("brian2", random_network(), random_input(steps=20), codegen="cpp_standalone")
+    assert type(b2.get_device()).__name__ == "RuntimeDevice"
+    assert b2.prefs["codegen.target"] == target
+    assert b2.prefs["codegen.loop_invariant_optimisations"] is True
+
+
+def test_cache_dir_is_project_controlled(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Brian2Engine().cache_dir == tmp_path / ".cache" / "brian2"
+    monkeypatch.setenv("SLEEP_REPLAY_BRIAN2_CACHE", str(tmp_path / "elsewhere"))
+    assert Brian2Engine().cache_dir == tmp_path / "elsewhere"
+    assert Brian2Engine(cache_dir=tmp_path / "x").cache_dir == tmp_path / "x"
+
+
+# ------------------------------------------------------------ trained 784-1200-1200-10
+@pytest.fixture(scope="module")
+def trained_sleep():
+    """A quickly trained 784-1200-1200-10 network and 1000 steps of realistic sleep input."""
+    data = load_mnist_subset()
+    task = class_incremental_tasks(data)[0]
+    model = SleepMLP((784, 1200, 1200, 10), generator=torch.Generator().manual_seed(0))
+    train_task(model, task.x_train, task.y_train, TrainConfig(epochs=1), seed=0)
+    params = bridge.preset("mnist")
+    spec = bridge.build_sleep_network(model, task.x_train, params)
+    spikes = bridge.make_input_spikes(spec.mean_image, params, 1000, seed=0)
+    _, fast = run("fast", spec.network, spikes)
+    return spec.network, spikes, fast
+
+
+@pytest.mark.parametrize("codegen", ["cython", "cpp_standalone"])
+def test_trained_784_1200_1200_10_matches_fast_engine(trained_sleep, codegen):
+    network, spikes, fast = trained_sleep
+    assert network.sizes == [784, 1200, 1200, 10] and spikes.steps >= 1000
+    assert fast.counts[:, 1].sum() > 100 and fast.counts[:, 2].sum() > 100, "sleep activity expected"
+    _, res = run("brian2", network, spikes, codegen=codegen)
+    assert_same(fast, res)
+
+
+# ------------------------------------------------------------ front door and golden traces
+def test_front_door_gives_the_same_slept_model():
+    data = load_mnist_subset()
+    task = class_incremental_tasks(data, max_train_per_task=200)[0]
+    model = SleepMLP((784, 40, 30, 10), generator=torch.Generator().manual_seed(1))
+    train_task(model, task.x_train, task.y_train, TrainConfig(epochs=2), seed=0)
+    params = bridge.preset("mnist").replace(beta=(4.0, 6.0, 6.0))
+    fast = bridge.sleep(model, task.x_train, params, steps=400, engine="fast", seed=3)
+    b2out = bridge.sleep(model, task.x_train, params, steps=400, engine="brian2", seed=3)
+    assert fast.result.counts[:, 1:].sum() > 0
+    np.testing.assert_array_equal(b2out.result.counts, fast.result.counts)
+    for lf, lb in zip(fast.model.linears, b2out.model.linears):
+        np.testing.assert_array_equal(lb.weight.detach().numpy(), lf.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+def test_golden_traces_pass(golden_dir, name):
+    report = check_trace(golden_dir / name, engine="brian2")
+    assert report.passed, report.format()
+
+
+def test_golden_trace_cli(golden_dir):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(golden_dir / GOLDEN_FILES[1]),
+                           "--engine", "brian2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout
+
+
+# ------------------------------------------------------------ bad input
+def test_unknown_names_and_options():
+    with pytest.raises(ValueError, match="unknown sleep engine 'brian'.*brian2"):
+        snn.get_engine("brian")
+    with pytest.raises(ValueError, match="unknown codegen 'weave'"):
+        snn.get_engine("brian2", codegen="weave")
+    with pytest.raises(ValueError, match="unknown fallback codegen"):
+        snn.get_engine("brian2", codegen="cython", fallback="gpu")
+    with pytest.raises(RuntimeError, match="build"):
+        snn.get_engine("brian2").run(random_input())
+    with pytest.raises(ValueError, match="unknown layer 'hidden9'"):
+        snn.get_engine("brian2", record_v={"hidden9": [0]}).build(random_network())
+    with pytest.raises(ValueError, match=r"must lie in \[0, 20\)"):
+        snn.get_engine("brian2", record_neurons={"hidden1": [20]}).build(random_network())
+
+
+def test_mismatched_shapes_are_refused():
+    net = random_network()
+    net.weights[1] = np.zeros((15, 7))  # layer 1 has 20 outputs
+    with pytest.raises(ValueError, match="shape mismatch"):
+        snn.get_engine("brian2").build(net)
+    eng = snn.get_engine("brian2").build(random_network())
+    with pytest.raises(ValueError, match="input spikes are for 31 inputs but the network has 30"):
+        eng.run(random_input(n_inputs=31))
+
+
+@pytest.mark.parametrize("codegen", ["cpp_standalone", "cython"])
+def test_missing_compiler(codegen, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no make, no g++
+    monkeypatch.delenv("CXX", raising=False)
+    assert compiler_problem(codegen) is not None and compiler_problem("numpy") is None
+    with pytest.raises(RuntimeError, match="not available.*fallback='numpy'"):
+        snn.get_engine("brian2", codegen=codegen).build(random_network())
+    # fall back only when asked to
+    net, spikes = random_network(), random_input(steps=100)
+    eng, res = run("brian2", net, spikes, codegen=codegen, fallback="numpy")
+    assert eng.codegen == "numpy" and eng.requested_codegen == codegen
+    assert_same(run("fast", net, spikes)[1], res)
