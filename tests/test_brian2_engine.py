@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-import brian2 as b2
 import bridge
 import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
 from bridge.conformance import check_trace
-from snn.brian2_engine import Brian2Engine, compiler_problem
+from snn.brian2_engine import Brian2Engine, b2, compiler_problem
 
 from .conftest import GOLDEN_FILES, random_input, random_network
-
-# Brian2 2.9 calls pyparsing's camelCase API, deprecated in pyparsing 3.3
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 WEIGHT_TOL = 1e-9
 

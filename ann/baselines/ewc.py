@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from ..training import loss_fn
+from ..training import target_loss
 from .base import ContinualLearner, QuadraticPenaltyHooks, parameters_of
 
 
@@ -26,12 +26,13 @@ def empirical_fisher(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, loss:
     model.eval()
     params = {k: v.detach() for k, v in model.named_parameters()}
 
-    def example_loss(p, xi, yi):
-        return loss_fn(functional_call(model, p, (xi[None],)), yi[None], loss, n_classes)
+    def example_loss(p, xi, ti):
+        return target_loss(functional_call(model, p, (xi[None],)), ti[None], loss)
 
     per_example = vmap(grad(example_loss), in_dims=(None, 0, 0))
     fisher = {k: torch.zeros_like(v) for k, v in params.items()}
-    xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    yt = torch.nn.functional.one_hot(torch.as_tensor(y, dtype=torch.int64), n_classes).to(torch.float32)
     for start in range(0, len(xt), chunk):
         g = per_example(params, xt[start : start + chunk], yt[start : start + chunk])
         for k in fisher:
@@ -44,7 +45,7 @@ class EWC(ContinualLearner):
     """Elastic weight consolidation (Kirkpatrick et al. 2017)."""
 
     name = "ewc"
-    defaults = {"lambda": 1.0e4, "fisher_samples": 200}
+    defaults = {"lambda": 1.0e3, "fisher_samples": 200}
 
     def validate_options(self) -> None:
         self._positive("lambda")
