@@ -140,8 +140,52 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
     return Dataset("mnist-subset", x[tr], y[tr], x[te], y[te])
 
 
+def load_feature_file(path: str | os.PathLike, name: str = "features", scale_by_max: bool = True) -> Dataset:
+    """User-supplied feature vectors, e.g. ResNet features of CIFAR-10 or CUB-200.
+
+    Format: a ``.npz`` with ``x_train`` ``(n, d)`` float features >= 0 (ReLU
+    outputs), ``y_train`` ``(n,)`` integer labels, ``x_test`` ``(m, d)`` and
+    ``y_test`` ``(m,)``. With ``scale_by_max`` every feature is divided by the
+    global maximum of ``x_train`` (the paper's CIFAR-10 protocol), so inputs lie
+    in [0, 1] and can drive the sleep input.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feature file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not a readable .npz feature file: {exc}") from exc
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise ValueError(f"feature file {path} is missing {missing}")
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"feature file {path}: x_{part} must be a 2-D numeric array, got shape {x.shape}")
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or len(y) != len(x):
+            raise ValueError(f"feature file {path}: y_{part} must hold {len(x)} integer labels, got {y.shape} {y.dtype}")
+        if not np.all(np.isfinite(x)) or x.min() < 0:
+            raise ValueError(f"feature file {path}: x_{part} must be finite and >= 0 (ReLU features)")
+    if arrays["x_test"].shape[1] != arrays["x_train"].shape[1]:
+        raise ValueError(f"feature file {path}: x_test has {arrays['x_test'].shape[1]} features but x_train has "
+                         f"{arrays['x_train'].shape[1]}")
+    scale = float(arrays["x_train"].max()) if scale_by_max else 1.0
+    if scale <= 0:
+        raise ValueError(f"feature file {path}: x_train is all zero")
+    return Dataset(name, (arrays["x_train"] / scale).astype(np.float32), arrays["y_train"].astype(np.int64),
+                   (arrays["x_test"] / scale).astype(np.float32), arrays["y_test"].astype(np.int64))
+
+
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split_seed: int = 0) -> Dataset:
-    """Load a data set by name: ``mnist-subset``, ``mnist`` (IDX folder) or ``fashion-mnist``."""
+    """Load a data set by name: ``mnist-subset``, ``mnist`` (IDX folder),
+    ``fashion-mnist`` (Debian package or IDX folder) or ``features`` (``data_dir``
+    is then the ``.npz`` feature file)."""
+    if name == "features":
+        if data_dir is None:
+            raise ValueError("dataset 'features' needs data_dir, the path of the .npz feature file")
+        return load_feature_file(data_dir)
     if name == "mnist-subset":
         return load_mnist_subset(split_seed=split_seed)
     if name == "mnist":
@@ -153,4 +197,4 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split_see
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-DATASETS = ("mnist-subset", "mnist", "fashion-mnist")
+DATASETS = ("mnist-subset", "mnist", "fashion-mnist", "features")

@@ -93,7 +93,17 @@ def _config_from_args(args: argparse.Namespace):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiment import format_table, run_experiment
+    from .params import read_config
 
+    if args.config and "patches" in read_config(args.config):
+        from .patches import PatchesConfig, run_patches
+
+        pcfg = PatchesConfig.from_dict(read_config(args.config))
+        summary = run_patches(pcfg, args.out, progress=not args.no_progress)
+        print("\nPatches task: accuracy (%) on task 1 across overlaps, mean of "
+              f"{pcfg.trials} trials:\n" + summary["table"])
+        print(f"wrote {Path(args.out) / 'summary.json'} and patches_overlap.png ({summary['wall_time_s']:.1f} s)")
+        return 0
     cfg = _config_from_args(args)
     summary = run_experiment(cfg, args.out, fresh=args.fresh, progress=not args.no_progress)
     print()

@@ -43,3 +43,17 @@ def plot_accuracy_over_tasks(summary: dict[str, Any], cells: dict[tuple[str, int
     ax.set_title(f"{summary['paper_row']}, {seeds} seed{'s' if seeds > 1 else ''}")
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+def plot_patches(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Task-1 accuracy across the overlap sweep: after task 2 (forgotten) and after sleep."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ov = [r["overlap"] for r in rows]
+    for key, label in (("task1_after_task2", "task 1 after task 2"), ("task1_after_sleep", "task 1 after sleep"),
+                       ("task2_after_sleep", "task 2 after sleep")):
+        ax.plot(ov, [r[key] for r in rows], marker="o", label=label)
+    ax.set_xlabel("overlapping pixels")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-5, 105)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
