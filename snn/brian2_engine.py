@@ -72,6 +72,7 @@ import shlex
 import shutil
 import sysconfig
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +80,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-import brian2 as b2
-from brian2 import prefs
+with warnings.catch_warnings():
+    # Brian2 2.9 uses pyparsing's camelCase API, deprecated since pyparsing 3.3
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import brian2 as b2
+    from brian2 import prefs
 
 from .base import SleepEngine
 from .network import SleepNetwork
@@ -200,7 +204,11 @@ def _brian2_prefs(codegen: str, cache_dir: Path, dtype: np.dtype) -> Iterator[No
     try:
         for k, v in wanted.items():
             prefs[k] = v
-        yield
+        with warnings.catch_warnings():
+            # Brian2 2.9 parses equations with pyparsing's deprecated camelCase API
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="brian2")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="pyparsing")
+            yield
     finally:
         for k, v in saved.items():
             prefs[k] = v
@@ -569,8 +577,11 @@ class Brian2Engine(SleepEngine):
 
     # ------------------------------------------------------------ standalone
     def _project_dir(self, network: SleepNetwork) -> Path:
+        # one project per network shape, precision, rule and set of monitors: what changes
+        # between runs of one project (the input spikes, the number of steps) is only in
+        # main.cpp and objects.cpp, so make recompiles just these two files
         key = {
-            "sizes": self._sizes, "rule": network.rule, "dtype": self.dtype.name,
+            "sizes": self._sizes, "dtype": self.dtype.name, "rule": network.rule,
             "record_spikes": self.record_spikes,
             "record_neurons": {str(k): v.tolist() for k, v in self._record_neurons.items()},
             "record_v": {str(k): v.tolist() for k, v in self._record_v.items()},

@@ -139,3 +139,10 @@ class SleepResult:
         """Mean firing rate of every neuron in Hz, per layer (input first)."""
         duration_s = self.steps * self.dt_ms * 1e-3
         return [t / duration_s for t in self.totals]
+
+    def to_neo(self, **options):
+        """This result's spikes as a ``neo.Block`` (one Segment, one SpikeTrain per
+        neuron, annotated with layer names); see :func:`snn.neo_export.to_neo`."""
+        from .neo_export import to_neo
+
+        return to_neo(self, **options)

@@ -1,0 +1,182 @@
+"""Export sleep spikes to Neo (https://neuralensemble.org/neo/).
+
+:func:`to_neo` turns a :class:`~snn.spikes.SleepResult` into a ``neo.Block``
+with one ``Segment`` (the sleep phase) holding one ``SpikeTrain`` per neuron,
+annotated with its layer name, layer index and neuron index, plus one
+``neo.Group`` per layer collecting that layer's trains. Membrane potential
+traces recorded by the Brian2 engine (``record_v``) become one
+``AnalogSignal`` per layer. :func:`write_neo` / :func:`read_neo` pick Neo's IO
+by file extension (``.nix`` through NixIO, ``.pkl``/``.pickle`` through
+PickleIO), and :func:`spike_records_from_neo` converts a Block back to
+:class:`~snn.spikes.SpikeRecord` per layer.
+
+Units: spike times in ms (``t = step * dt_ms``, the start of the step),
+``t_stop = steps * dt_ms``; membrane potentials are dimensionless and stored as mV.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import neo
+import quantities as pq
+
+from .spikes import SleepResult, SpikeRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .brian2_engine import VoltageTrace
+
+logger = logging.getLogger(__name__)
+
+#: file extension -> Neo IO class name
+NEO_FORMATS = {".nix": "NixIO", ".pkl": "PickleIO", ".pickle": "PickleIO"}
+
+
+def to_neo(
+    result: SleepResult,
+    *,
+    neurons: Mapping[str, Sequence[int]] | None = None,
+    include_input: bool = True,
+    voltages: Mapping[str, "VoltageTrace"] | None = None,
+    name: str = "SRC sleep",
+) -> neo.Block:
+    """Build a ``neo.Block`` from the recorded spikes of ``result``.
+
+    result: needs individual spikes (an engine run with ``record_spikes=True``).
+    neurons: ``{layer name: neuron indices}`` to export only some neurons of a
+        layer (default: every neuron of every layer, silent ones as empty trains).
+    include_input: export the input layer too.
+    voltages: ``{layer name: VoltageTrace}`` (e.g. ``Brian2Engine.voltage_traces``)
+        exported as ``AnalogSignal`` (mV, sampling period ``dt_ms``).
+    """
+    if result.spikes is None:
+        raise ValueError("the result holds no individual spikes: run the engine with record_spikes=True")
+    names = list(result.layer_names)
+    neurons = dict(neurons or {})
+    unknown = sorted(set(neurons) - set(names))
+    if unknown:
+        raise ValueError(f"unknown layer(s) {unknown}; layers: {names}")
+    dt = float(result.dt_ms)
+    t_stop = result.steps * dt * pq.ms
+    block = neo.Block(name=name, engine=result.engine, dt_ms=dt, steps=int(result.steps),
+                      layer_names=list(names), layer_sizes=[int(r.n_neurons) for r in result.spikes])
+    seg = neo.Segment(name="sleep", index=0)
+    block.segments.append(seg)
+    for l, (layer, record) in enumerate(zip(names, result.spikes)):
+        if l == 0 and not include_input:
+            continue
+        which = (np.arange(record.n_neurons) if layer not in neurons
+                 else np.unique(np.asarray(neurons[layer], dtype=np.int64)))
+        if which.size and (which.min() < 0 or which.max() >= record.n_neurons):
+            raise ValueError(f"neuron indices for layer {layer!r} must lie in [0, {record.n_neurons})")
+        steps = record.steps_of_spikes
+        order = np.argsort(record.indices, kind="stable")  # group spikes by neuron, times stay sorted
+        idx_sorted = record.indices[order]
+        step_sorted = steps[order]
+        lo = np.searchsorted(idx_sorted, which, side="left")
+        hi = np.searchsorted(idx_sorted, which, side="right")
+        group = neo.Group(name=layer, layer=layer, layer_index=l, n_neurons=int(record.n_neurons),
+                          allowed_types=[neo.SpikeTrain])
+        for k, i in enumerate(which):
+            times = step_sorted[lo[k]:hi[k]] * dt
+            st = neo.SpikeTrain(times * pq.ms, t_start=0 * pq.ms, t_stop=t_stop, name=f"{layer}[{int(i)}]",
+                                layer=layer, layer_index=l, neuron=int(i))
+            seg.spiketrains.append(st)
+            group.add(st)
+        block.groups.append(group)
+    for layer, trace in (voltages or {}).items():
+        if layer not in names:
+            raise ValueError(f"unknown layer {layer!r} in voltages; layers: {names}")
+        sig = neo.AnalogSignal(np.asarray(trace.v, dtype=np.float64), units=pq.mV,
+                               sampling_period=float(trace.dt_ms) * pq.ms, t_start=0 * pq.ms,
+                               name=f"{layer} v", layer=layer, layer_index=names.index(layer),
+                               array_annotations={"neuron": np.asarray(trace.indices, dtype=np.int64)})
+        seg.analogsignals.append(sig)
+    block.check_relationships()
+    return block
+
+
+def _io(path: Path, mode: str) -> Any:
+    ext = path.suffix.lower()
+    if ext not in NEO_FORMATS:
+        raise ValueError(f"unsupported Neo file extension {ext!r} for {path}; use one of {sorted(NEO_FORMATS)}")
+    cls = getattr(neo.io, NEO_FORMATS[ext])
+    if cls.__name__ == "NixIO":
+        return cls(str(path), mode="ow" if mode == "w" else "ro")
+    return cls(str(path))
+
+
+def write_neo(data: SleepResult | neo.Block, path: str | os.PathLike, **options: Any) -> Path:
+    """Write ``data`` (a SleepResult, converted with :func:`to_neo` and ``options``,
+    or a ready ``neo.Block``) with the Neo IO chosen by the extension of ``path``.
+
+    Existing files are overwritten. Returns the path written.
+    """
+    path = Path(path)
+    block = data if isinstance(data, neo.Block) else to_neo(data, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    io = _io(path, "w")
+    try:
+        io.write_block(block)
+    finally:
+        if hasattr(io, "close"):
+            io.close()
+    logger.info("wrote %d spike trains to %s", len(block.segments[0].spiketrains), path)
+    return path
+
+
+def read_neo(path: str | os.PathLike) -> neo.Block:
+    """Read the (first) Block of a file written by :func:`write_neo`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Neo file {path} does not exist")
+    io = _io(path, "r")
+    try:
+        blocks = io.read(lazy=False) if hasattr(io, "read") else [io.read_block()]
+    finally:
+        if hasattr(io, "close"):
+            io.close()
+    if not blocks:
+        raise ValueError(f"{path} holds no Neo block")
+    return blocks[0]
+
+
+def spike_records_from_neo(block: neo.Block, dt_ms: float | None = None) -> dict[str, SpikeRecord]:
+    """``{layer name: SpikeRecord}`` from a Block made by :func:`to_neo`.
+
+    Spike times are mapped back to steps with ``round(t / dt_ms)``; the layer
+    sizes come from the Block's ``layer_sizes`` annotation.
+    """
+    dt = float(dt_ms if dt_ms is not None else block.annotations["dt_ms"])
+    seg = block.segments[0]
+    steps = int(block.annotations.get("steps", round(float(seg.t_stop.rescale(pq.ms).magnitude) / dt)))
+    by_layer: dict[str, list[tuple[int, np.ndarray]]] = {}
+    order: list[str] = []
+    for st in seg.spiketrains:
+        layer = str(st.annotations["layer"])
+        if layer not in by_layer:
+            by_layer[layer] = []
+            order.append(layer)
+        t = np.asarray(st.rescale(pq.ms).magnitude, dtype=np.float64)
+        by_layer[layer].append((int(st.annotations["neuron"]), np.rint(t / dt).astype(np.int64)))
+    records = {}
+    names = list(block.annotations.get("layer_names", []))
+    sizes = list(block.annotations.get("layer_sizes", []))
+    for layer in order:
+        trains = by_layer[layer]
+        n = int(sizes[names.index(layer)]) if layer in names and sizes else max(i for i, _ in trains) + 1
+        step = np.concatenate([s for _, s in trains]) if trains else np.zeros(0, np.int64)
+        idx = np.concatenate([np.full(s.size, i, np.int64) for i, s in trains]) if trains else np.zeros(0, np.int64)
+        o = np.lexsort((idx, step))
+        indptr = np.zeros(steps + 1, dtype=np.int64)
+        np.cumsum(np.bincount(step, minlength=steps), out=indptr[1:])
+        records[layer] = SpikeRecord(n, indptr, idx[o])
+    return records
+
+
+__all__ = ["NEO_FORMATS", "read_neo", "spike_records_from_neo", "to_neo", "write_neo"]
