@@ -35,15 +35,17 @@ def md5sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def download_mnist(dest: str | os.PathLike, base_url: str = MNIST_MIRROR,
+def download_mnist(dest: str | os.PathLike, base_url: str | None = None,
                    checksums: dict[str, str] | None = None, timeout_s: float = 60.0) -> Path:
     """Download the MNIST IDX files into ``dest`` unless they are there already.
 
-    Every file is checked against its MD5 sum; a mismatch raises
+    ``base_url`` and ``checksums`` default to :data:`MNIST_MIRROR` and
+    :data:`MNIST_FILES`. Every file is checked against its MD5 sum; a mismatch raises
     :class:`ChecksumError` and leaves no file behind. Files are written to a
     temporary name and renamed only once verified.
     """
     checksums = MNIST_FILES if checksums is None else checksums
+    base_url = MNIST_MIRROR if base_url is None else base_url
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for name, expected in checksums.items():
