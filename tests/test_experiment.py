@@ -116,5 +116,10 @@ def test_shipped_configs_parse():
     from pathlib import Path
     configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
     assert configs
+    from bridge.params import read_config
+    from bridge.patches import PatchesConfig
     for path in configs:
-        ExperimentConfig.from_file(str(path))
+        if "patches" in read_config(path):
+            PatchesConfig.from_dict(read_config(path))
+        else:
+            ExperimentConfig.from_file(str(path))
