@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return {"run": _cmd_run, "conformance": _cmd_conformance}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, OSError, FloatingPointError) as exc:
         print(f"sleep-replay {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

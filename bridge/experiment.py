@@ -388,7 +388,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
         logger.warning("resuming %s: %d of %d (method, seed) runs already finished", out, len(cells),
                        len(cells) + len(todo))
     for spec, seed, path in tqdm(todo, desc="runs", unit="run", disable=not progress):
-        cells[(spec.label, seed)] = run_method(cfg, spec, tasks, x_test, y_test, seed, progress)
+        try:
+            cells[(spec.label, seed)] = run_method(cfg, spec, tasks, x_test, y_test, seed, progress)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"method {spec.label}, seed {seed}: {exc} (finished runs are kept; "
+                                     "rerun to resume)") from exc
         write_json(path, {"method": spec.label, "seed": seed, "package_version": __version__,
                           **cells[(spec.label, seed)]})
     summary = {
