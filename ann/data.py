@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,23 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
     return Dataset("mnist-subset", x[tr], y[tr], x[te], y[te])
 
 
+def read_npz(path: str | os.PathLike, what: str = "archive", required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """All arrays of a ``.npz`` file (no pickles), with clear errors for a
+    missing, unreadable or incomplete file (``what`` names it in messages)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not a readable .npz {what}: {exc}") from exc
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise ValueError(f"{what} {path} is missing key(s) {missing}")
+    return arrays
+
+
 def load_feature_file(path: str | os.PathLike, name: str = "features", scale_by_max: bool = True) -> Dataset:
     """User-supplied feature vectors, e.g. ResNet features of CIFAR-10 or CUB-200.
 
@@ -149,17 +167,7 @@ def load_feature_file(path: str | os.PathLike, name: str = "features", scale_by_
     global maximum of ``x_train`` (the paper's CIFAR-10 protocol), so inputs lie
     in [0, 1] and can drive the sleep input.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"feature file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz feature file: {exc}") from exc
-    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
-    if missing:
-        raise ValueError(f"feature file {path} is missing {missing}")
+    arrays = read_npz(path, "feature file", ("x_train", "y_train", "x_test", "y_test"))
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):

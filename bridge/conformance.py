@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ann import SleepMLP
+from ann.data import read_npz
 
 from .params import SleepParams
 from .sleep import sleep
@@ -41,18 +41,8 @@ _SCALARS = ("max_rate", "dt", "inc", "dec", "alpha_scale", "decay", "threshold",
 
 def load_trace(path: str | Path) -> dict[str, np.ndarray]:
     """Read and check a reference trace; ``ValueError`` names what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"reference trace {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz archive: {exc}") from exc
-    missing = [k for k in ("sizes", "x_seen", "beta", "window", "uniforms", "expected_counts",
-                           "expected_alpha", *_SCALARS) if k not in data]
-    if missing:
-        raise ValueError(f"{path} is missing key(s) {missing}")
+    data = read_npz(path, "reference trace", ("sizes", "x_seen", "beta", "window", "uniforms", "expected_counts",
+                                               "expected_alpha", *_SCALARS))
     sizes = data["sizes"].astype(int).ravel()
     L = len(sizes) - 1
     steps = int(data["steps"])
