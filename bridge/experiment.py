@@ -110,8 +110,10 @@ class ExperimentConfig:
             learner_opts = {k: v for k, v in s.options.items() if k not in SLEEP_OPTIONS}
             if s.base != "parallel":  # instantiating checks the options
                 LEARNERS[s.base](SleepMLP((2, 2)), TrainConfig(), **learner_opts)
-            elif learner_opts:
-                raise ValueError(f"method parallel takes no options, got {sorted(learner_opts)}")
+            elif set(learner_opts) - {"epochs"}:
+                raise ValueError(f"method parallel takes only the option epochs, got {sorted(learner_opts)}")
+            elif not isinstance(learner_opts.get("epochs", 1), int) or learner_opts.get("epochs", 1) < 1:
+                raise ValueError(f"method parallel: option epochs must be an integer >= 1, got {learner_opts['epochs']!r}")
             if "sleep_preset" in s.options and s.options["sleep_preset"] not in PRESETS:
                 raise ValueError(f"method_options.{s.label}.sleep_preset: unknown preset "
                                  f"{s.options['sleep_preset']!r}; choose one of {sorted(PRESETS)}")
@@ -238,12 +240,13 @@ def _new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
 
 
 def run_parallel(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y_test: np.ndarray,
-                 seed: int, progress: bool = True) -> dict[str, Any]:
-    """Joint training on all tasks at once with the whole sequence's update budget."""
+                 seed: int, progress: bool = True, epochs: int | None = None) -> dict[str, Any]:
+    """Joint training on all tasks at once, for ``epochs`` epochs (default: the
+    whole sequence's update budget)."""
     learner = make_learner("sequential", _new_model(cfg, seed, False), cfg.train)
     x = np.concatenate([t.x_train for t in tasks])
     y = np.concatenate([t.y_train for t in tasks])
-    learner.learn_task(x, y, epochs=cfg.epochs_for(len(y), len(tasks)), seed=_task_seed(seed, 0, 0),
+    learner.learn_task(x, y, epochs=epochs or cfg.epochs_for(len(y), len(tasks)), seed=_task_seed(seed, 0, 0),
                        progress=progress)
     final = [accuracy(learner.predict, t.x_test, t.y_test) for t in tasks]
     return {"accuracy_matrix": [final], "accuracy_all": [accuracy(learner.predict, x_test, y_test)],
@@ -257,7 +260,7 @@ def run_method(cfg: ExperimentConfig, spec: MethodSpec, tasks: list[Task], x_tes
     continual-learning metrics and, for sleeping methods, the same before each sleep."""
     t0 = time.perf_counter()
     if spec.base == "parallel":
-        rec = run_parallel(cfg, tasks, x_test, y_test, seed, progress)
+        rec = run_parallel(cfg, tasks, x_test, y_test, seed, progress, spec.options.get("epochs"))
     else:
         learner_opts = {k: v for k, v in spec.options.items() if k not in SLEEP_OPTIONS}
         learner = make_learner(spec.base, _new_model(cfg, seed, LEARNERS[spec.base].needs_logits), cfg.train,
