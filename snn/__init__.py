@@ -22,6 +22,8 @@ ENGINES: dict[str, str] = {
     "fast": "snn.fast:FastEngine",
     "dense": "snn.dense:DenseEngine",
     "brian2": "snn.brian2_engine:Brian2Engine",
+    "pynn.nest": "snn.pynn_engine:PyNNNestEngine",
+    "pynn.brian2": "snn.pynn_engine:PyNNBrian2Engine",
 }
 
 
