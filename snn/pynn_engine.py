@@ -715,8 +715,10 @@ class PyNNEngine(SleepEngine):
 
     After ``run``: :attr:`neo_block` holds the run's spikes as recorded by PyNN
     (one ``neo.Block``, same structure as :func:`snn.neo_export.to_neo`, times
-    shifted back to algorithm steps); :attr:`populations` and
-    :attr:`projections` expose the PyNN objects.
+    in ms shifted back to algorithm steps; without spike trains when
+    ``record_spikes=False``); :attr:`populations` (input first) and
+    :attr:`projections` (``[excitatory, inhibitory]`` per layer) expose the
+    PyNN objects; :attr:`potentials` (mV) and :attr:`weights` the state.
     """
 
     name = "pynn"
