@@ -63,6 +63,8 @@ class ExperimentConfig:
 
     dataset: str = "mnist-subset"
     data_dir: str | None = None
+    #: data folder per dataset name, for sequences of several data sets
+    data_dirs: dict[str, str] = field(default_factory=dict)
     #: for cross-modal sequences: the data set of each task (overrides ``dataset``)
     task_datasets: list[str] | None = None
     #: download MNIST into ``data_dir`` if it is missing (checksums verified)
@@ -97,6 +99,13 @@ class ExperimentConfig:
         for name in self.task_datasets or [self.dataset]:
             if name not in DATASETS:
                 raise ValueError(f"experiment.dataset: unknown dataset {name!r}; choose one of {DATASETS}")
+        names = list(dict.fromkeys(self.task_datasets or [self.dataset]))
+        if self.data_dir is not None and len([n for n in names if n != "mnist-subset"]) > 1:
+            raise ValueError("experiment.data_dir is ambiguous with several data sets; name each folder in "
+                             "experiment.data_dirs = {mnist = '...', fashion-mnist = '...'}")
+        unknown_dirs = sorted(set(self.data_dirs) - set(names))
+        if unknown_dirs:
+            raise ValueError(f"experiment.data_dirs names data set(s) {unknown_dirs} the run does not use")
         if self.task_datasets is not None and len(self.task_datasets) != len(self.class_groups):
             raise ValueError(f"experiment.task_datasets has {len(self.task_datasets)} entries for "
                              f"{len(self.class_groups)} class groups")
@@ -140,6 +149,14 @@ class ExperimentConfig:
         n_classes = max(max(g) for g in self.class_groups) + 1
         if n_classes > self.sizes[-1]:
             raise ValueError(f"experiment.sizes[-1] = {self.sizes[-1]} outputs cannot hold {n_classes} classes")
+
+    def data_dir_for(self, name: str) -> str | None:
+        """The folder (or file) of dataset ``name``: ``data_dirs[name]``, else
+        ``data_dir`` when ``name`` is the only data set of the run that reads files."""
+        if name in self.data_dirs:
+            return self.data_dirs[name]
+        readers = [n for n in dict.fromkeys(self.task_datasets or [self.dataset]) if n != "mnist-subset"]
+        return self.data_dir if readers == [name] else None
 
     def epochs_for(self, n_examples: int, n_tasks: int = 1) -> int:
         if self.train.epochs:
@@ -217,8 +234,7 @@ def load_tasks(cfg: ExperimentConfig) -> tuple[list[Task], np.ndarray, np.ndarra
             if cfg.data_dir is None:
                 raise ValueError("experiment.download needs experiment.data_dir, the folder to download into")
             download_mnist(cfg.data_dir)
-        data_dir = cfg.data_dir if name != "fashion-mnist" or len(set(names)) == 1 else None
-        datasets[name] = load_dataset(name, data_dir, cfg.split_seed)
+        datasets[name] = load_dataset(name, cfg.data_dir_for(name), cfg.split_seed)
         if datasets[name].n_features != cfg.sizes[0]:
             raise ValueError(f"experiment.sizes[0] = {cfg.sizes[0]} but {name} has "
                              f"{datasets[name].n_features} features")

@@ -129,6 +129,9 @@ def test_cross_modal_sequence_shares_outputs():
     assert [t.classes for t in tasks] == [tuple(range(10))] * 2
     assert len(y_test) == 1000 + 10000 and set(y_test) == set(range(10))
     assert cfg.row == "mnist->fashion-mnist"
+    with pytest.raises(ValueError, match="data_dir is ambiguous"):
+        ExperimentConfig.from_dict({"experiment": {"task_datasets": ["mnist", "fashion-mnist"],
+                                                   "class_groups": [[0], [1]], "data_dir": "/x"}})
     with pytest.raises(ValueError, match="task_datasets has 1 entries for 2 class groups"):
         ExperimentConfig.from_dict({"experiment": {"task_datasets": ["mnist-subset"],
                                                    "class_groups": [[0], [1]]}})
