@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 import snn
-from ann import CLASS_PAIRS, DATASETS, SleepMLP, Task, TrainConfig, accuracy, class_incremental_tasks, load_dataset
+from ann import CLASS_PAIRS, DATASETS, SleepMLP, Task, TrainConfig, class_incremental_tasks, load_dataset
 from ann.baselines import LEARNERS, make_learner
 from ann.metrics import average_accuracy, backward_transfer, forgetting
 
@@ -255,6 +255,18 @@ def _new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
                     init_range=cfg.init_range, dropout=cfg.dropout)
 
 
+def evaluate(predict, tasks: list[Task], x_test: np.ndarray, y_test: np.ndarray) -> tuple[list[float], float]:
+    """Accuracy (%) on each task's test set and on all of them, from one pass
+    over ``x_test`` (the tasks' test sets concatenated in order)."""
+    pred = np.asarray(predict(x_test))
+    correct = pred == y_test
+    bounds = np.cumsum([0] + [len(t.y_test) for t in tasks])
+    if bounds[-1] != len(y_test):
+        raise ValueError("x_test must be the concatenation of the tasks' test sets")
+    per_task = [float(100.0 * correct[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    return per_task, float(100.0 * correct.mean())
+
+
 def run_parallel(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y_test: np.ndarray,
                  seed: int, progress: bool = True, epochs: int | None = None) -> dict[str, Any]:
     """Joint training on all tasks at once, for ``epochs`` epochs (default: the
@@ -264,8 +276,8 @@ def run_parallel(cfg: ExperimentConfig, tasks: list[Task], x_test: np.ndarray, y
     y = np.concatenate([t.y_train for t in tasks])
     learner.learn_task(x, y, epochs=epochs or cfg.epochs_for(len(y), len(tasks)), seed=_task_seed(seed, 0, 0),
                        progress=progress)
-    final = [accuracy(learner.predict, t.x_test, t.y_test) for t in tasks]
-    return {"accuracy_matrix": [final], "accuracy_all": [accuracy(learner.predict, x_test, y_test)],
+    final, overall = evaluate(learner.predict, tasks, x_test, y_test)
+    return {"accuracy_matrix": [final], "accuracy_all": [overall],
             "average_accuracy": float(np.mean(final)), "backward_transfer": None, "forgetting": None}
 
 
@@ -292,16 +304,17 @@ def run_method(cfg: ExperimentConfig, spec: MethodSpec, tasks: list[Task], x_tes
                                seed=_task_seed(seed, k, 0))
             seen.append(task.x_train)
             if spec.sleep:
-                rec["accuracy_matrix_before_sleep"].append([accuracy(learner.predict, t.x_test, t.y_test)
-                                                            for t in tasks])
-                rec["accuracy_all_before_sleep"].append(accuracy(learner.predict, x_test, y_test))
+                per_task, overall = evaluate(learner.predict, tasks, x_test, y_test)
+                rec["accuracy_matrix_before_sleep"].append(per_task)
+                rec["accuracy_all_before_sleep"].append(overall)
                 outcome = sleep(learner.model, np.concatenate(seen), sleep_params,
                                 steps=sleep_params.steps_for_task(k + 1), engine=cfg.engine, dtype=cfg.dtype,
                                 seed=_task_seed(seed, k, 1), progress=progress)
                 learner.set_model(outcome.model)
                 rec["sleep_spikes_per_step"].append(outcome.result.counts.mean(0).tolist())
-            rec["accuracy_matrix"].append([accuracy(learner.predict, t.x_test, t.y_test) for t in tasks])
-            rec["accuracy_all"].append(accuracy(learner.predict, x_test, y_test))
+            per_task, overall = evaluate(learner.predict, tasks, x_test, y_test)
+            rec["accuracy_matrix"].append(per_task)
+            rec["accuracy_all"].append(overall)
         R = np.array(rec["accuracy_matrix"])
         rec.update(average_accuracy=average_accuracy(R), backward_transfer=backward_transfer(R),
                    forgetting=forgetting(R))
