@@ -36,17 +36,17 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     return atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def prepare_output_dir(out_dir: str | os.PathLike, names: list[str], overwrite: bool = False) -> Path:
+def prepare_output_dir(out_dir: str | os.PathLike, names: list[str]) -> Path:
     """Make ``out_dir`` ready for files ``names``.
 
-    Existing result files are moved to ``out_dir/archive/<timestamp>/`` (and
-    logged) unless ``overwrite`` is set, so a new run never silently replaces
-    earlier results.
+    Existing result files (or folders) among ``names`` are moved to
+    ``out_dir/archive/<timestamp>/`` and logged, so a new run never silently
+    replaces earlier results.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     existing = [out / n for n in names if (out / n).exists()]
-    if existing and not overwrite:
+    if existing:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         archive = out / "archive" / stamp
         n = 1
