@@ -236,3 +236,34 @@ def test_missing_compiler(codegen, tmp_path, monkeypatch):
     eng, res = run("brian2", net, spikes, codegen=codegen, fallback="numpy")
     assert eng.codegen == "numpy" and eng.requested_codegen == codegen
     assert_same(run("fast", net, spikes)[1], res)
+
+
+def test_run_cli_brian2_gives_the_same_summary_as_fast(tmp_path):
+    """`sleep-replay run --engine brian2` reproduces the fast engine's accuracies."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "c.toml").write_text("""
+[experiment]
+sizes = [784, 64, 48, 10]
+init_range = 0.1
+seeds = [0]
+methods = ["src"]
+class_groups = [[0, 1], [2, 3]]
+[sleep]
+preset = "mnist"
+beta = [2.0, 4.0, 4.0]
+steps_first = 400
+steps_per_task = 100
+""")
+    finals = {}
+    for engine in ("fast", "brian2"):
+        out = tmp_path / engine
+        proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(tmp_path / "c.toml"), "--engine",
+                               engine, "--out", str(out), "--no-progress"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        cell = json.loads((out / "cells" / "src" / "seed_0.json").read_text())
+        finals[engine] = (cell["accuracy_matrix"], cell["sleep_spikes_per_step"])
+    assert sum(sum(c[1:]) for c in finals["fast"][1]) > 0, "the test network must spike in its hidden layers"
+    assert finals["brian2"] == finals["fast"]
