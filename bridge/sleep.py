@@ -12,7 +12,7 @@ from torch import nn
 import snn
 from snn import InputSpikes, SleepNetwork, SleepResult
 
-from .convert import check_model, export_weights, import_weights, layer_output_maxima
+from .convert import export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization
 from .params import SleepParams
 from .sleep_input import make_input_spikes, mean_image
@@ -105,10 +105,10 @@ def sleep(
     steps = params.steps_first if steps is None else steps
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    check_model(model)
+    # the engine is created first so a bad name or option fails before any work
     eng = snn.get_engine(engine, dtype=dtype, record_spikes=record_spikes, progress=progress,
                          **(engine_options or {}))
-    spec = build_sleep_network(model, seen_x, params)
+    spec = build_sleep_network(model, seen_x, params)  # validates the model
     spikes = make_input_spikes(spec.mean_image, params, int(steps), seed=seed, uniforms=uniforms, windows=windows)
     eng.build(spec.network)
     result = eng.run(spikes)
