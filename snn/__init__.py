@@ -12,18 +12,35 @@ The ``snn`` package knows nothing about training or PyTorch.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+from . import errors
+from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
 from .base import SleepEngine
-from .network import WEIGHT_RULES, SleepNetwork, weight_factor
-from .spikes import InputSpikes, SleepResult, SpikeRecord
+from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
+from .spikes import InputSpikes, SleepResult, SpikeRecord, VoltageTrace
 
-#: engine name -> "module:class"; modules are imported only when used
-ENGINES: dict[str, str] = {
-    "fast": "snn.fast:FastEngine",
-    "dense": "snn.dense:DenseEngine",
-    "brian2": "snn.brian2_engine:Brian2Engine",
-    "pynn.nest": "snn.pynn_engine:PyNNNestEngine",
-    "pynn.brian2": "snn.pynn_engine:PyNNBrian2Engine",
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    """How a registered engine name is made: the class (``"module:Class"``, imported
+    only when used), fixed options the name implies (as ``pynn.nest`` implies
+    ``simulator="nest"``), and the ``pip`` extra that brings its simulator."""
+
+    target: str
+    fixed_options: Mapping[str, Any] = field(default_factory=dict)
+    extra: str | None = None
+
+
+#: engine name -> how to make it; aliases such as ``pynn.nest`` live here, not in subclasses
+ENGINES: dict[str, EngineEntry] = {
+    "fast": EngineEntry("snn.fast:FastEngine"),
+    "dense": EngineEntry("snn.dense:DenseEngine"),
+    "brian2": EngineEntry("snn.brian2_engine:Brian2Engine", extra="brian2"),
+    "pynn.nest": EngineEntry("snn.pynn_engine:PyNNNestEngine", extra="pynn"),
+    "pynn.brian2": EngineEntry("snn.pynn_engine:PyNNBrian2Engine", extra="pynn"),
 }
 
 
@@ -32,27 +49,57 @@ def available_engines() -> list[str]:
     return sorted(ENGINES)
 
 
-def get_engine(name: str, **options) -> SleepEngine:
-    """Instantiate the engine registered as ``name`` with ``options``.
+def engine_class(name: str) -> type[SleepEngine]:
+    """The class registered as ``name`` (imports its module).
 
-    Raises ``ValueError`` for an unknown name, listing the known ones.
+    Raises :class:`~snn.errors.UnknownEngineError` for an unknown name and
+    :class:`~snn.errors.MissingExtraError` naming the ``pip`` extra when the engine's
+    simulator is not installed.
     """
     if name not in ENGINES:
-        raise ValueError(f"unknown sleep engine {name!r}; available engines: {', '.join(available_engines())}")
-    module_name, cls_name = ENGINES[name].split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(**options)
+        raise UnknownEngineError(f"unknown sleep engine {name!r}; available engines: {', '.join(available_engines())}")
+    entry = ENGINES[name]
+    module_name, cls_name = entry.target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if entry.extra is None or isinstance(exc, MissingExtraError):
+            raise
+        raise MissingExtraError(
+            f"engine {name!r} needs the {entry.extra!r} extra ({exc.name or exc} is not installed): "
+            f"pip install \"sleep-replay[{entry.extra}]\""
+        ) from exc
+    return getattr(module, cls_name)
+
+
+def get_engine(name: str, **options: Any) -> SleepEngine:
+    """Instantiate the engine registered as ``name`` with ``options``.
+
+    Options fixed by the name (e.g. ``simulator`` for ``pynn.nest``) may not be
+    given again with another value (:class:`~snn.errors.EngineOptionError`).
+    """
+    cls = engine_class(name)
+    fixed = dict(ENGINES[name].fixed_options)
+    for key, value in fixed.items():
+        if key in options and options[key] != value:
+            raise EngineOptionError(f"engine {name!r} fixes {key}={value!r}; got {key}={options[key]!r}")
+    return cls(**{**options, **fixed})
 
 
 __all__ = [
     "ENGINES",
+    "EngineEntry",
+    "engine_class",
+    "errors",
     "InputSpikes",
     "SleepEngine",
     "SleepNetwork",
     "SleepResult",
     "SpikeRecord",
+    "VoltageTrace",
     "WEIGHT_RULES",
     "available_engines",
     "get_engine",
+    "hebbian_rows",
     "weight_factor",
 ]

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from .errors import EngineOptionError, EngineStateError, InvalidSpikesError, WrongTypeError
 from .network import SleepNetwork
 from .spikes import InputSpikes, SleepResult, SpikeRecord
 
@@ -26,7 +27,7 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
     """Map ``"float64"``/``"float32"`` (or the NumPy types) to a NumPy dtype."""
     key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     if key not in DTYPES:
-        raise ValueError(f"unsupported dtype {dtype!r}; choose one of {sorted(DTYPES)}")
+        raise EngineOptionError(f"unsupported dtype {dtype!r}; choose one of {sorted(DTYPES)}")
     return np.dtype(DTYPES[key])
 
 
@@ -55,7 +56,7 @@ class SleepEngine(abc.ABC):
     def build(self, network: SleepNetwork) -> "SleepEngine":
         """Set up the simulation for ``network``; potentials start at 0."""
         if not isinstance(network, SleepNetwork):
-            raise TypeError(f"build() needs a SleepNetwork, got {type(network).__name__}")
+            raise WrongTypeError(f"build() needs a SleepNetwork, got {type(network).__name__}")
         network.validate()
         t0 = time.perf_counter()
         self.network = network
@@ -69,11 +70,11 @@ class SleepEngine(abc.ABC):
         Returns the spike record of this run and the weights after it.
         """
         if self.network is None:
-            raise RuntimeError("call build(network) before run()")
+            raise EngineStateError("call build(network) before run()")
         if not isinstance(input_spikes, SpikeRecord):
-            raise TypeError(f"run() needs InputSpikes, got {type(input_spikes).__name__}")
+            raise WrongTypeError(f"run() needs InputSpikes, got {type(input_spikes).__name__}")
         if input_spikes.n_neurons != self.network.sizes[0]:
-            raise ValueError(
+            raise InvalidSpikesError(
                 f"input spikes are for {input_spikes.n_neurons} inputs but the network "
                 f"has {self.network.sizes[0]}"
             )

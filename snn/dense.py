@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .base import SleepEngine
-from .network import SleepNetwork, weight_factor
+from .network import SleepNetwork, hebbian_rows
 from .spikes import InputSpikes, SleepResult, SpikeRecord
 
 
@@ -44,8 +44,7 @@ class DenseEngine(SleepEngine):
                 v[:] = decay * v + alpha[l] * (W @ s)
                 fired = v >= net.threshold[l]
                 if fired.any():
-                    f = weight_factor(W[fired], net.rule)
-                    W[fired] += np.where(s[None, :] > 0, inc * f, -dec * f)
+                    W[fired] = hebbian_rows(W[fired], s > 0, inc, dec, net.rule)
                 v[fired] = 0
                 s = fired.astype(self.dtype)
                 rasters[l + 1][t] = fired

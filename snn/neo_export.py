@@ -18,16 +18,13 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import neo
 import quantities as pq
 
-from .spikes import SleepResult, SpikeRecord
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .brian2_engine import VoltageTrace
+from .spikes import SleepResult, SpikeRecord, VoltageTrace
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +37,7 @@ def to_neo(
     *,
     neurons: Mapping[str, Sequence[int]] | None = None,
     include_input: bool = True,
-    voltages: Mapping[str, "VoltageTrace"] | None = None,
+    voltages: Mapping[str, VoltageTrace] | None = None,
     name: str = "SRC sleep",
 ) -> neo.Block:
     """Build a ``neo.Block`` from the recorded spikes of ``result``.
@@ -172,10 +169,7 @@ def spike_records_from_neo(block: neo.Block, dt_ms: float | None = None) -> dict
         n = int(sizes[names.index(layer)]) if layer in names and sizes else max(i for i, _ in trains) + 1
         step = np.concatenate([s for _, s in trains]) if trains else np.zeros(0, np.int64)
         idx = np.concatenate([np.full(s.size, i, np.int64) for i, s in trains]) if trains else np.zeros(0, np.int64)
-        o = np.lexsort((idx, step))
-        indptr = np.zeros(steps + 1, dtype=np.int64)
-        np.cumsum(np.bincount(step, minlength=steps), out=indptr[1:])
-        records[layer] = SpikeRecord(n, indptr, idx[o])
+        records[layer] = SpikeRecord.from_events(n, steps, step, idx)
     return records
 
 

@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 
+from .errors import InvalidNetworkError
+
 WEIGHT_RULES = ("reference", "plain")
 
 
@@ -70,16 +72,16 @@ class SleepNetwork:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first problem found."""
         if len(self.weights) == 0:
-            raise ValueError("SleepNetwork needs at least one weight matrix")
+            raise InvalidNetworkError("SleepNetwork needs at least one weight matrix")
         for l, w in enumerate(self.weights):
             if w.ndim != 2:
-                raise ValueError(f"weights[{l}] must be 2-D (post, pre), got shape {w.shape}")
+                raise InvalidNetworkError(f"weights[{l}] must be 2-D (post, pre), got shape {w.shape}")
             if not np.issubdtype(w.dtype, np.floating):
-                raise ValueError(f"weights[{l}] must be floating point, got {w.dtype}")
+                raise InvalidNetworkError(f"weights[{l}] must be floating point, got {w.dtype}")
             if not np.all(np.isfinite(w)):
-                raise ValueError(f"weights[{l}] contains NaN or infinite values")
+                raise InvalidNetworkError(f"weights[{l}] contains NaN or infinite values")
             if l > 0 and w.shape[1] != self.weights[l - 1].shape[0]:
-                raise ValueError(
+                raise InvalidNetworkError(
                     f"shape mismatch: weights[{l}] has {w.shape[1]} inputs but "
                     f"weights[{l - 1}] has {self.weights[l - 1].shape[0]} outputs"
                 )
@@ -87,23 +89,23 @@ class SleepNetwork:
         for name in ("alpha", "threshold"):
             arr = getattr(self, name)
             if arr.shape != (L,):
-                raise ValueError(f"{name} must have one value per layer ({L}), got shape {arr.shape}")
+                raise InvalidNetworkError(f"{name} must have one value per layer ({L}), got shape {arr.shape}")
             if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or infinite values")
+                raise InvalidNetworkError(f"{name} contains NaN or infinite values")
         if np.any(self.alpha < 0):
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+            raise InvalidNetworkError(f"alpha must be >= 0, got {self.alpha}")
         if not (0.0 < self.decay <= 1.0):
-            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+            raise InvalidNetworkError(f"decay must be in (0, 1], got {self.decay}")
         for name in ("inc", "dec"):
             val = getattr(self, name)
             if not math.isfinite(val) or val < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {val}")
+                raise InvalidNetworkError(f"{name} must be a finite number >= 0, got {val}")
         if self.rule not in WEIGHT_RULES:
-            raise ValueError(f"unknown weight rule {self.rule!r}; choose one of {WEIGHT_RULES}")
+            raise InvalidNetworkError(f"unknown weight rule {self.rule!r}; choose one of {WEIGHT_RULES}")
         if not (self.dt_ms > 0):
-            raise ValueError(f"dt_ms must be > 0, got {self.dt_ms}")
+            raise InvalidNetworkError(f"dt_ms must be > 0, got {self.dt_ms}")
         if len(self.layer_names) != L + 1:
-            raise ValueError(f"layer_names needs {L + 1} names (input + {L} layers)")
+            raise InvalidNetworkError(f"layer_names needs {L + 1} names (input + {L} layers)")
 
     # --------------------------------------------------------------- derived
     @property
@@ -145,3 +147,19 @@ def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
     with np.errstate(over="ignore"):
         return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(0.001))))
 
+
+
+def hebbian_rows(rows: np.ndarray, pre_on: np.ndarray, inc: float, dec: float, rule: str = "reference") -> np.ndarray:
+    """SRC Hebbian update (SRC_SPEC.md section 4) of the weight rows onto neurons that fired.
+
+    rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
+        after this step's input was delivered.
+    pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
+    inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
+
+    Returns the new rows: ``w + inc * f(w)`` where the pre neuron fired, ``w - dec * f(w)``
+    where it did not. The one NumPy form of the rule (the compiled engines have their own
+    kernels, checked against it by the engine contract tests).
+    """
+    f = weight_factor(rows, rule)
+    return np.where(np.asarray(pre_on, dtype=bool)[None, :], rows + inc * f, rows - dec * f)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InvalidSpikesError
+
 
 @dataclass
 class SpikeRecord:
@@ -33,11 +35,11 @@ class SpikeRecord:
         self.indptr = np.asarray(self.indptr, dtype=np.int64)
         self.indices = np.asarray(self.indices, dtype=np.int32)
         if self.indptr.ndim != 1 or self.indptr.size < 1 or self.indptr[0] != 0:
-            raise ValueError("indptr must be a 1-D array starting at 0")
+            raise InvalidSpikesError("indptr must be a 1-D array starting at 0")
         if np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != self.indices.size:
-            raise ValueError("indptr must be non-decreasing and end at len(indices)")
+            raise InvalidSpikesError("indptr must be non-decreasing and end at len(indices)")
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= self.n_neurons):
-            raise ValueError(f"spike indices must lie in [0, {self.n_neurons})")
+            raise InvalidSpikesError(f"spike indices must lie in [0, {self.n_neurons})")
 
     @property
     def steps(self) -> int:
@@ -68,22 +70,49 @@ class SpikeRecord:
 
     @classmethod
     def from_dense(cls, raster: np.ndarray) -> "SpikeRecord":
+        """From a ``(steps, n_neurons)`` boolean raster."""
         raster = np.asarray(raster, dtype=bool)
         t, i = np.nonzero(raster)
-        indptr = np.zeros(raster.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t, minlength=raster.shape[0]), out=indptr[1:])
-        return cls(raster.shape[1], indptr, i)
+        return cls.from_events(raster.shape[1], raster.shape[0], t, i)
+
+    @classmethod
+    def from_events(cls, n_neurons: int, steps: int, step: np.ndarray, neuron: np.ndarray) -> "SpikeRecord":
+        """From spike events in any order: ``step[k]`` (in ``[0, steps)``) and
+        ``neuron[k]`` (in ``[0, n_neurons)``) of spike ``k``.
+
+        The one place that turns (step, neuron) events into the CSR layout; events
+        are sorted by step, then neuron. Raises :class:`~snn.errors.InvalidSpikesError`
+        for steps outside ``[0, steps)``.
+        """
+        step = np.asarray(step, dtype=np.int64).reshape(-1)
+        neuron = np.asarray(neuron, dtype=np.int64).reshape(-1)
+        if step.shape != neuron.shape:
+            raise InvalidSpikesError(f"step and neuron arrays differ in length ({step.size} vs {neuron.size})")
+        steps = int(steps)
+        if steps < 0:
+            raise InvalidSpikesError(f"steps must be >= 0, got {steps}")
+        if step.size and (step.min() < 0 or step.max() >= steps):
+            raise InvalidSpikesError(f"spike steps must lie in [0, {steps}), got [{step.min()}, {step.max()}]")
+        order = np.lexsort((neuron, step))
+        indptr = np.zeros(steps + 1, dtype=np.int64)
+        np.cumsum(np.bincount(step, minlength=steps), out=indptr[1:])
+        return cls(int(n_neurons), indptr, neuron[order])
+
+    @classmethod
+    def empty(cls, n_neurons: int, steps: int = 0) -> "SpikeRecord":
+        """A record of ``steps`` steps without any spike."""
+        return cls(int(n_neurons), np.zeros(int(steps) + 1, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
     @classmethod
     def concatenate(cls, records: list["SpikeRecord"]) -> "SpikeRecord":
         if not records:
-            raise ValueError("nothing to concatenate")
+            raise InvalidSpikesError("nothing to concatenate")
         n = records[0].n_neurons
         indptr = [np.zeros(1, dtype=np.int64)]
         offset = 0
         for r in records:
             if r.n_neurons != n:
-                raise ValueError("cannot concatenate records of different population sizes")
+                raise InvalidSpikesError("cannot concatenate records of different population sizes")
             indptr.append(r.indptr[1:] + offset)
             offset += r.indices.size
         return cls(n, np.concatenate(indptr), np.concatenate([r.indices for r in records]))
@@ -99,6 +128,27 @@ class SpikeRecord:
             and np.array_equal(self.indptr, other.indptr)
             and np.array_equal(self.indices, other.indices)
         )
+
+
+@dataclass
+class VoltageTrace:
+    """Membrane potentials of some neurons of one layer, one row per step.
+
+    ``v`` is read after the step's input was integrated and before threshold and
+    reset (the value the threshold sees).
+
+    Attributes
+    ----------
+    layer: layer name.
+    indices: ``(k,)`` recorded neuron indices.
+    v: ``(steps, k)`` membrane potential (dimensionless, read as mV).
+    dt_ms: step length in ms.
+    """
+
+    layer: str
+    indices: np.ndarray
+    v: np.ndarray
+    dt_ms: float = 1.0
 
 
 #: The input spikes an engine is driven with are a :class:`SpikeRecord` of the input layer.

@@ -1,0 +1,46 @@
+"""Typed errors of the bridge, and the set of user errors the CLI reports in one line.
+
+The CLI prints one line (exit code 2) for any :data:`USER_ERRORS` and the full
+traceback with ``-v``; any other exception type is a bug and is never hidden.
+"""
+from __future__ import annotations
+
+from ann.errors import AnnError
+from snn.errors import SnnError
+
+
+class BridgeError(Exception):
+    """Base class of every error raised by the ``bridge`` package on bad input."""
+
+
+class ConfigError(BridgeError, ValueError):
+    """A config file or config field is invalid; the message names the field."""
+
+
+class ConfigFileError(ConfigError, FileNotFoundError):
+    """A config file that does not exist or cannot be read."""
+
+
+class ModelError(BridgeError, ValueError):
+    """A PyTorch model the bridge cannot convert (the message names the operation)."""
+
+
+class SleepParamsError(ConfigError):
+    """A sleep parameter out of range or of the wrong type."""
+
+
+class TraceError(BridgeError, ValueError):
+    """A conformance trace file that is missing, truncated or malformed (not a FAIL)."""
+
+
+class ResultsDirError(BridgeError, RuntimeError):
+    """A results folder that is locked by another run, unwritable, or holds other results."""
+
+
+#: exception types the CLI reports as one-line user errors (exit code 2)
+USER_ERRORS: tuple[type[BaseException], ...] = (AnnError, SnnError, BridgeError)
+
+__all__ = [
+    "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
+    "SleepParamsError", "TraceError", "USER_ERRORS",
+]

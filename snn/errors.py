@@ -1,0 +1,51 @@
+"""Typed errors of the sleep engines (modelled on ``pyNN/errors.py``).
+
+Every error a user can cause by bad input derives from :class:`SnnError` and from
+the matching builtin (``ValueError``, ``TypeError``, ``ImportError``), so callers
+that catch the builtin keep working while the CLI can tell user errors from bugs.
+"""
+from __future__ import annotations
+
+
+class SnnError(Exception):
+    """Base class of every error raised by the ``snn`` package on bad input."""
+
+
+class InvalidNetworkError(SnnError, ValueError):
+    """A :class:`~snn.network.SleepNetwork` field is out of range or of the wrong shape."""
+
+
+class InvalidSpikesError(SnnError, ValueError):
+    """Spike data (CSR arrays, spike times) is malformed or does not fit the network."""
+
+
+class UnknownEngineError(SnnError, ValueError):
+    """An engine name that is not registered."""
+
+
+class EngineOptionError(SnnError, ValueError):
+    """An engine option is unknown, out of range, or cannot be honoured by this engine."""
+
+
+class EngineStateError(SnnError, RuntimeError):
+    """An engine method called in the wrong order (e.g. ``run`` before ``build``)."""
+
+
+class MissingExtraError(SnnError, ImportError):
+    """An optional dependency (a simulator) is not installed; the message names the
+    ``pip install "sleep-replay[EXTRA]"`` extra that brings it."""
+
+
+class SpikeFileError(SnnError, ValueError):
+    """A spike or network file is missing, truncated, of another format version, or of
+    the wrong kind."""
+
+
+__all__ = [
+    "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
+    "MissingExtraError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
+]
+
+
+class WrongTypeError(SnnError, TypeError):
+    """An argument of the wrong type (e.g. a dict where a SleepNetwork is needed)."""
