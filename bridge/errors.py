@@ -29,6 +29,11 @@ class SleepParamsError(ConfigError):
     """A sleep parameter out of range or of the wrong type."""
 
 
+class ArgumentTypeError(BridgeError, TypeError):
+    """A Python API argument of the wrong type (e.g. a dict where SleepParams is needed);
+    the message names the argument."""
+
+
 class TraceError(BridgeError, ValueError):
     """A conformance trace file that is missing, truncated or malformed (not a FAIL)."""
 
@@ -41,6 +46,6 @@ class ResultsDirError(BridgeError, RuntimeError):
 USER_ERRORS: tuple[type[BaseException], ...] = (AnnError, SnnError, BridgeError)
 
 __all__ = [
-    "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
+    "ArgumentTypeError", "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
     "SleepParamsError", "TraceError", "USER_ERRORS",
 ]
