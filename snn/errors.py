@@ -41,9 +41,13 @@ class SpikeFileError(SnnError, ValueError):
     the wrong kind."""
 
 
+class OutputExistsError(SnnError, FileExistsError):
+    """A file would be overwritten although ``overwrite=False`` (the default)."""
+
+
 __all__ = [
     "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
-    "MissingExtraError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
+    "MissingExtraError", "OutputExistsError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
 ]
 
 
