@@ -41,13 +41,18 @@ class SpikeFileError(SnnError, ValueError):
     the wrong kind."""
 
 
+class NeuronSelectionError(SnnError, ValueError):
+    """A layer name or neuron index the network does not have (recording requests,
+    subsets for export or analysis)."""
+
+
 class OutputExistsError(SnnError, FileExistsError):
     """A file would be overwritten although ``overwrite=False`` (the default)."""
 
 
 __all__ = [
     "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
-    "MissingExtraError", "OutputExistsError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
+    "MissingExtraError", "NeuronSelectionError", "OutputExistsError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
 ]
 
 
