@@ -25,6 +25,16 @@ class ModelError(BridgeError, ValueError):
     """A PyTorch model the bridge cannot convert (the message names the operation)."""
 
 
+class UnsupportedOperationError(ModelError, TypeError):
+    """An operation in the model's forward (a layer type, a scale, an offset) that has
+    no sleep-network counterpart; the message names it."""
+
+
+class SleepDataError(BridgeError, ValueError):
+    """Data given to sleep that is of the wrong shape, type or range (sleep needs
+    intensities in [0, 1]); the message says what is expected."""
+
+
 class SleepParamsError(ConfigError):
     """A sleep parameter out of range or of the wrong type."""
 
@@ -47,5 +57,5 @@ USER_ERRORS: tuple[type[BaseException], ...] = (AnnError, SnnError, BridgeError)
 
 __all__ = [
     "ArgumentTypeError", "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
-    "SleepParamsError", "TraceError", "USER_ERRORS",
+    "SleepDataError", "SleepParamsError", "TraceError", "USER_ERRORS", "UnsupportedOperationError",
 ]
