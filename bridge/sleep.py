@@ -15,6 +15,7 @@ from snn import InputSpikes, SleepNetwork, SleepResult
 from .convert import export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization
 from .params import SleepParams
+from .sleep_data import sleep_data
 from .sleep_input import make_input_spikes, mean_image
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
     params = params or SleepParams()
     params.validate()
     weights = export_weights(model)
-    x = _as_data(seen_x, weights[0].shape[1])
+    x = sleep_data(model, seen_x)
     if len(params.beta) != len(weights):
-        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers")
+        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers; "
+                         "no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
+                         "bridge.SleepReplay(..., calibrate=True)")
     norms = data_based_normalization([w.max() for w in weights], layer_output_maxima(model, x))
     network = SleepNetwork(
         weights=weights,
@@ -86,6 +89,7 @@ def sleep(
     dtype: str = "float64",
     record_spikes: bool = False,
     progress: bool = False,
+    inplace: bool = False,
     engine_options: dict[str, Any] | None = None,
     uniforms: np.ndarray | None = None,
     windows: np.ndarray | None = None,
@@ -100,6 +104,8 @@ def sleep(
     engine: back end name, see :func:`snn.available_engines`.
     seed: seed of the input spike draws; ``uniforms``/``windows`` replace them.
     dtype: ``"float64"`` or ``"float32"`` sleep arithmetic.
+    inplace: write the slept weights into ``model`` itself (the same Parameter
+        objects, so optimizers built on it stay valid) instead of a copy.
     """
     params = params or SleepParams()
     steps = params.steps_first if steps is None else steps
@@ -112,7 +118,7 @@ def sleep(
     spikes = make_input_spikes(spec.mean_image, params, int(steps), seed=seed, uniforms=uniforms, windows=windows)
     eng.build(spec.network)
     result = eng.run(spikes)
-    slept = import_weights(model, result.weights)
+    slept = import_weights(model, result.weights, inplace=inplace)
     logger.info("slept %d steps on %s: mean spikes/step %s", steps, engine,
                 np.round(result.counts.mean(0), 3).tolist() if steps else [])
     return SleepOutcome(slept, result, spec, spikes)
