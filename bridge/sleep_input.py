@@ -17,6 +17,7 @@ from explicit arrays, e.g. a reference trace.
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
 import numpy as np
 
@@ -49,6 +50,103 @@ def _image_side(n_features: int) -> int:
     return side
 
 
+def check_input_draws(
+    n_features: int,
+    params: SleepParams,
+    steps: int,
+    *,
+    uniforms: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Validate explicit draws before any work; return them as arrays.
+
+    uniforms: optional ``(steps, n_features)`` draws in [0, 1).
+    windows: optional ``(steps, 2)`` 0-based window origins (masked mode only).
+    Raises ``ValueError`` naming the argument.
+    """
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if uniforms is not None:
+        uniforms = np.asarray(uniforms)
+        if uniforms.shape != (steps, n_features):
+            raise ValueError(f"uniforms must have shape ({steps}, {n_features}), got {uniforms.shape}")
+    if params.input_mode == "masked_mean":
+        side = _image_side(n_features)
+        hi = side - params.mask_size  # origins in [0, side - mask_size - 1]
+        if hi < 1:
+            raise ValueError(f"mask_size {params.mask_size} does not fit a {side} x {side} image")
+        if windows is not None:
+            windows = np.asarray(windows)
+            if windows.shape != (steps, 2):
+                raise ValueError(f"windows must have shape ({steps}, 2), got {windows.shape}")
+            if not np.issubdtype(windows.dtype, np.integer):
+                raise ValueError(f"windows must hold integer origins, got dtype {windows.dtype}")
+            if windows.size and (windows.min() < 0 or windows.max() >= hi):
+                raise ValueError(f"window origins must lie in [0, {hi - 1}]")
+    return uniforms, windows
+
+
+def iter_input_spikes(
+    mean: np.ndarray,
+    params: SleepParams,
+    steps: int,
+    *,
+    seed: int | None = 0,
+    uniforms: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+    chunk_steps: int = 2000,
+) -> Iterator[InputSpikes]:
+    """Input spikes for ``steps`` steps, yielded in consecutive pieces of at most
+    ``chunk_steps`` steps, so memory stays bounded for any sleep length.
+
+    The pieces concatenated are exactly :func:`make_input_spikes` (the same draws
+    whatever ``chunk_steps``). Arguments: see :func:`make_input_spikes`; they are
+    all checked before the first piece is made.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.ndim != 1:
+        raise ValueError(f"mean image must be 1-D, got shape {mean.shape}")
+    if not np.all(np.isfinite(mean)):
+        raise ValueError("mean image contains NaN or infinite values")
+    if np.any(mean < 0):
+        raise ValueError("mean image has negative intensities: input rates cannot be negative")
+    if not isinstance(chunk_steps, (int, np.integer)) or chunk_steps < 1:
+        raise ValueError(f"chunk_steps must be an integer >= 1, got {chunk_steps!r}")
+    uniforms, windows = check_input_draws(mean.size, params, steps, uniforms=uniforms, windows=windows)
+    return _generate(mean, params, int(steps), seed, uniforms, windows, int(chunk_steps))
+
+
+def _generate(mean: np.ndarray, params: SleepParams, steps: int, seed: int | None, uniforms: np.ndarray | None,
+              windows: np.ndarray | None, chunk_steps: int) -> Iterator[InputSpikes]:
+    n = mean.size
+    seq = np.random.SeedSequence(seed)
+    win_rng, u_rng = (np.random.default_rng(s) for s in seq.spawn(2))
+    masked = params.input_mode == "masked_mean"
+    if masked:
+        side = _image_side(n)
+        hi = side - params.mask_size
+        offsets = window_pixels((0, 0), params.mask_size, side)
+    half_rescale = params.rescale / 2
+    for start in range(0, steps, chunk_steps):
+        stop = min(start + chunk_steps, steps)
+        u = uniforms[start:stop] if uniforms is not None else u_rng.random((stop - start, n))
+        drive = np.empty((stop - start, n))
+        if masked:
+            # window origins drawn piece by piece give the same numbers as one draw
+            win = windows[start:stop] if windows is not None else win_rng.integers(0, hi, size=(stop - start, 2))
+            drive.fill(0.0)
+            origin = win[:, 0] + side * win[:, 1]
+            cols = origin[:, None] + offsets[None, :]
+            np.put_along_axis(drive, cols, mean[cols], axis=1)
+        else:
+            drive[:] = mean
+        spikes = u.astype(np.float64) * half_rescale <= drive
+        t, k = np.nonzero(spikes)
+        indptr = np.zeros(stop - start + 1, dtype=np.int64)
+        np.cumsum(np.bincount(t, minlength=stop - start), out=indptr[1:])
+        yield InputSpikes(n, indptr, k)
+
+
 def make_input_spikes(
     mean: np.ndarray,
     params: SleepParams,
@@ -59,61 +157,17 @@ def make_input_spikes(
     windows: np.ndarray | None = None,
     chunk_steps: int = 2000,
 ) -> InputSpikes:
-    """Input spikes for ``steps`` steps.
+    """Input spikes for ``steps`` steps, all in memory (see :func:`iter_input_spikes`
+    for long sleeps).
 
     mean: ``(n_features,)`` mean intensities in [0, 1].
     seed: seed of the draws (ignored for whatever ``uniforms``/``windows`` give).
     uniforms: optional ``(steps, n_features)`` draws in [0, 1).
     windows: optional ``(steps, 2)`` 0-based window origins (masked mode).
+    chunk_steps: steps generated at once (does not change the result).
     """
-    mean = np.asarray(mean, dtype=np.float64)
-    if mean.ndim != 1:
-        raise ValueError(f"mean image must be 1-D, got shape {mean.shape}")
-    if not np.all(np.isfinite(mean)):
-        raise ValueError("mean image contains NaN or infinite values")
-    if np.any(mean < 0):
-        raise ValueError("mean image has negative intensities: input rates cannot be negative")
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    n = mean.size
-    seq = np.random.SeedSequence(seed)
-    win_rng, u_rng = (np.random.default_rng(s) for s in seq.spawn(2))
-    if uniforms is not None:
-        uniforms = np.asarray(uniforms)
-        if uniforms.shape != (steps, n):
-            raise ValueError(f"uniforms must have shape ({steps}, {n}), got {uniforms.shape}")
-    masked = params.input_mode == "masked_mean"
-    if masked:
-        side = _image_side(n)
-        hi = side - params.mask_size  # origins in [0, side - mask_size - 1]
-        if hi < 1:
-            raise ValueError(f"mask_size {params.mask_size} does not fit a {side} x {side} image")
-        if windows is None:
-            windows = win_rng.integers(0, hi, size=(steps, 2))
-        windows = np.asarray(windows)
-        if windows.shape != (steps, 2):
-            raise ValueError(f"windows must have shape ({steps}, 2), got {windows.shape}")
-        if windows.size and (windows.min() < 0 or windows.max() >= hi):
-            raise ValueError(f"window origins must lie in [0, {hi - 1}]")
-        offsets = window_pixels((0, 0), params.mask_size, side)
-    half_rescale = params.rescale / 2
-    indptr = np.zeros(steps + 1, dtype=np.int64)
-    pieces = []
-    for start in range(0, steps, chunk_steps):
-        stop = min(start + chunk_steps, steps)
-        u = uniforms[start:stop] if uniforms is not None else u_rng.random((stop - start, n))
-        drive = np.empty((stop - start, n))
-        if masked:
-            drive.fill(0.0)
-            origin = windows[start:stop, 0] + side * windows[start:stop, 1]
-            cols = origin[:, None] + offsets[None, :]
-            np.put_along_axis(drive, cols, mean[cols], axis=1)
-        else:
-            drive[:] = mean
-        spikes = u.astype(np.float64) * half_rescale <= drive
-        t, k = np.nonzero(spikes)
-        pieces.append(k)
-        np.cumsum(np.bincount(t, minlength=stop - start), out=indptr[start + 1 : stop + 1])
-        indptr[start + 1 : stop + 1] += indptr[start]
-    indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
-    return InputSpikes(n, indptr, indices)
+    pieces = list(iter_input_spikes(mean, params, steps, seed=seed, uniforms=uniforms, windows=windows,
+                                    chunk_steps=chunk_steps))
+    if not pieces:
+        return InputSpikes.empty(np.asarray(mean).size, 0)
+    return InputSpikes.concatenate(pieces)

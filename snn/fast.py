@@ -13,6 +13,7 @@ All layers are packed into flat buffers so one compiled kernel serves any depth.
 from __future__ import annotations
 
 import logging
+from typing import Mapping, Sequence
 
 import numba
 import numpy as np
@@ -20,7 +21,8 @@ from tqdm import tqdm
 
 from .base import SleepEngine
 from .network import SleepNetwork
-from .spikes import InputSpikes, SleepResult, SpikeRecord
+from .errors import EngineOptionError
+from .spikes import InputDriveTrace, InputSpikes, SleepResult, SpikeRecord, VoltageTrace, select_neurons
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,8 @@ _DECAY, _INC, _DEC, _SCALE, _ONE, _TWO = range(6)
 
 @numba.njit(cache=True, nogil=True)
 def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rule,
-                 in_indptr, in_idx, counts, totals, t_off, record, ev_idx, ev_n):
+                 in_indptr, in_idx, counts, totals, t_off, record, ev_idx, ev_n,
+                 vr_pos, vr_off, v_out, dr_idx, dr_off, d_out):
     """Advance the network over every step of ``in_indptr`` (CSR input spikes).
 
     wflat: packed transposed weights, layer l element (pre j, post i) at
@@ -42,6 +45,12 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rul
     record/ev_idx/ev_n: when ``record``, spikes of layers 1..L are appended to
         ``ev_idx`` in (step, layer, neuron) order; returns the (possibly grown)
         buffer and the new fill level.
+    vr_pos/vr_off/v_out: recorded potentials; layer l's are the packed positions
+        ``vr_pos[vr_off[l]:vr_off[l + 1]]`` into ``v``, written to the same columns
+        of ``v_out`` ``(steps, n_recorded)`` after integration, before threshold.
+    dr_idx/dr_off/d_out: recorded synaptic input drive (``W_l s_{l-1}``, before
+        ``alpha``); layer l's neuron indices ``dr_idx[dr_off[l]:dr_off[l + 1]]``.
+    Recording only reads state: spikes and weights do not depend on it.
     """
     n_layers = sizes.shape[0] - 1
     max_n = 0
@@ -82,9 +91,15 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rul
                         acc[i] += wflat[base + i]
                 for i in range(n_out):
                     v[vo + i] = decay * v[vo + i] + a * acc[i]
+                for r in range(dr_off[l], dr_off[l + 1]):
+                    d_out[t, r] = acc[dr_idx[r]]
             else:
                 for i in range(n_out):
                     v[vo + i] = decay * v[vo + i]
+                for r in range(dr_off[l], dr_off[l + 1]):
+                    d_out[t, r] = 0
+            for r in range(vr_off[l], vr_off[l + 1]):
+                v_out[t, r] = v[vr_pos[r]]
             # threshold and reset
             n_post = 0
             th = thresh[l]
@@ -138,16 +153,30 @@ class FastEngine(SleepEngine):
     ----------
     chunk_steps: steps per compiled call; progress is reported between chunks
         and Ctrl-C takes effect there, leaving a consistent state.
+    record_v: ``{layer name: neuron indices}`` whose membrane potential is
+        recorded every step (after integration, before threshold and reset), in
+        :attr:`SleepResult.voltages <snn.spikes.SleepResult>`.
+    record_drive: ``{layer name: neuron indices}`` whose synaptic input drive
+        ``(W_l s_{l-1})[i]`` is recorded every step, in ``SleepResult.input_drive``.
     (other parameters: see :class:`~snn.base.SleepEngine`)
+
+    Recording reads the state only; spikes and weights are the same with or without it.
     """
 
     name = "fast"
 
-    def __init__(self, *, chunk_steps: int = 5000, **options) -> None:
+    def __init__(self, *, chunk_steps: int = 5000, record_v: Mapping[str, Sequence[int]] | None = None,
+                 record_drive: Mapping[str, Sequence[int]] | None = None, **options) -> None:
         super().__init__(**options)
         if int(chunk_steps) < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
         self.chunk_steps = int(chunk_steps)
+        for option, value in (("record_v", record_v), ("record_drive", record_drive)):
+            if value is not None and not isinstance(value, Mapping):
+                raise EngineOptionError(f"engine {self.name!r}: {option} must be a mapping "
+                                        f"{{layer name: neuron indices}}, got {type(value).__name__}")
+        self.record_v = {str(k): v for k, v in (record_v or {}).items()}
+        self.record_drive = {str(k): v for k, v in (record_drive or {}).items()}
 
     def _build(self, network: SleepNetwork) -> None:
         dt = self.dtype
@@ -162,6 +191,12 @@ class FastEngine(SleepEngine):
         self._thresh = network.threshold.astype(np.float64)
         self._consts = np.array([network.decay, network.inc, network.dec, 0.001, 1.0, 2.0], dtype=dt)
         self._plain = network.rule == "plain"
+        names, layer_sizes = network.layer_names, network.sizes
+        self._rec_v = select_neurons(names, layer_sizes, self.record_v, "record_v")
+        self._rec_d = select_neurons(names, layer_sizes, self.record_drive, "record_drive")
+        # packed recording tables, layer l = 1..L at table slot l - 1
+        self._vr_pos, self._vr_off = _packed_table(self._rec_v, n_layers=len(sizes) - 1, offsets=self._v_off)
+        self._dr_idx, self._dr_off = _packed_table(self._rec_d, n_layers=len(sizes) - 1)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -184,6 +219,8 @@ class FastEngine(SleepEngine):
         totals = np.zeros(int(sizes.sum()), dtype=np.int64)
         ev_idx = np.empty(1024 if self.record_spikes else 0, dtype=np.int32)
         ev_n = 0
+        v_out = np.zeros((steps, self._vr_pos.size), dtype=self._v.dtype)
+        d_out = np.zeros((steps, self._dr_idx.size), dtype=self._v.dtype)
         with tqdm(total=steps, desc=f"sleep ({self.name})", unit="step", disable=not self.progress,
                   leave=False) as bar:
             for start in range(0, steps, self.chunk_steps):
@@ -194,16 +231,35 @@ class FastEngine(SleepEngine):
                     self._consts, self._plain, input_spikes.indptr[start : stop + 1] - lo,
                     input_spikes.indices[lo : input_spikes.indptr[stop]], counts[start:stop], totals,
                     self._t_off, self.record_spikes, ev_idx, ev_n,
+                    self._vr_pos, self._vr_off, v_out[start:stop], self._dr_idx, self._dr_off, d_out[start:stop],
                 )
                 bar.update(stop - start)
         totals_per_layer = [totals[self._t_off[l] : self._t_off[l + 1]] for l in range(n_layers + 1)]
         spikes = None
         if self.record_spikes:
             spikes = [input_spikes] + _split_events(ev_idx[:ev_n], counts[:, 1:], sizes[1:])
+        names, dt_ms = list(self.network.layer_names), self.network.dt_ms
+        voltages = {names[l]: VoltageTrace(names[l], idx.copy(), v_out[:, self._vr_off[l - 1]:self._vr_off[l]], dt_ms)
+                    for l, idx in self._rec_v.items()}
+        drive = {names[l]: InputDriveTrace(names[l], idx.copy(), d_out[:, self._dr_off[l - 1]:self._dr_off[l]], dt_ms)
+                 for l, idx in self._rec_d.items()}
         return SleepResult(
             weights=self.weights, counts=counts, totals=totals_per_layer, spikes=spikes,
-            layer_names=list(self.network.layer_names), dt_ms=self.network.dt_ms,
+            layer_names=names, dt_ms=dt_ms, voltages=voltages, input_drive=drive,
         )
+
+
+def _packed_table(selection: dict[int, np.ndarray], n_layers: int,
+                  offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(entries, off)``: layer l's (1-based) recorded neurons are entries
+    ``off[l - 1]:off[l]``, as positions in the packed potentials (``offsets``
+    given: ``offsets[l - 1] + i``) or as indices within the layer."""
+    parts, off = [], [0]
+    for l in range(1, n_layers + 1):
+        idx = selection.get(l, np.zeros(0, np.int64))
+        parts.append(idx + (offsets[l - 1] if offsets is not None else 0))
+        off.append(off[-1] + idx.size)
+    return np.concatenate(parts).astype(np.int64), np.asarray(off, dtype=np.int64)
 
 
 def _split_events(ev_idx: np.ndarray, counts: np.ndarray, sizes: np.ndarray) -> list[SpikeRecord]:

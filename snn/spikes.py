@@ -10,10 +10,11 @@ Brian2 and PyNN engines convert it to spike times ``t * dt_ms`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidSpikesError
+from .errors import InvalidSpikesError, NeuronSelectionError
 
 
 @dataclass
@@ -150,6 +151,78 @@ class VoltageTrace:
     v: np.ndarray
     dt_ms: float = 1.0
 
+    @classmethod
+    def concatenate(cls, traces: list["VoltageTrace"]) -> "VoltageTrace":
+        """Join consecutive traces of the same neurons along time."""
+        first = traces[0]
+        return cls(first.layer, first.indices, np.concatenate([t.v for t in traces]), first.dt_ms)
+
+
+@dataclass
+class InputDriveTrace:
+    """Synaptic input drive of some neurons of one layer, one row per step.
+
+    The drive of neuron ``i`` of layer ``l`` at step ``t`` is ``(W_l s_{l-1}(t))[i]``,
+    the sum of the weights delivered by this step's presynaptic spikes (SRC_SPEC.md
+    section 4, before the layer scale ``alpha_l``: ``v <- decay * v + alpha_l * drive``).
+    It is Brian2's ``I_syn``.
+
+    Attributes
+    ----------
+    layer: layer name.
+    indices: ``(k,)`` recorded neuron indices.
+    drive: ``(steps, k)`` synaptic input (weight units).
+    dt_ms: step length in ms.
+    """
+
+    layer: str
+    indices: np.ndarray
+    drive: np.ndarray
+    dt_ms: float = 1.0
+
+    @classmethod
+    def concatenate(cls, traces: list["InputDriveTrace"]) -> "InputDriveTrace":
+        """Join consecutive traces of the same neurons along time."""
+        first = traces[0]
+        return cls(first.layer, first.indices, np.concatenate([t.drive for t in traces]), first.dt_ms)
+
+
+@dataclass
+class WeightSnapshot:
+    """The weights after ``step`` steps of a sleep (one ``(n_l, n_{l-1})`` array per layer)."""
+
+    step: int
+    weights: list[np.ndarray]
+
+
+def select_neurons(layer_names: Sequence[str], sizes: Sequence[int], selection: Mapping[str, Sequence[int]] | None,
+                   option: str = "neurons", *, allow_input: bool = False) -> dict[int, np.ndarray]:
+    """Resolve ``{layer name: neuron indices}`` to ``{layer index: sorted unique indices}``.
+
+    ``layer_names``/``sizes``: every population, input first. The input layer is
+    accepted only with ``allow_input``. Raises :class:`~snn.errors.NeuronSelectionError`
+    naming ``option`` for an unknown layer, an empty subset or an index out of range.
+    """
+    names = list(layer_names)
+    allowed = names if allow_input else names[1:]
+    out: dict[int, np.ndarray] = {}
+    for name, values in dict(selection or {}).items():
+        if name not in allowed:
+            raise NeuronSelectionError(f"{option}: unknown layer {name!r}; layers: {allowed}")
+        l = names.index(name)
+        try:
+            idx = np.unique(np.asarray(values, dtype=np.int64).reshape(-1))
+        except (TypeError, ValueError) as exc:
+            raise NeuronSelectionError(f"{option}: neuron indices for layer {name!r} must be integers ({exc})") from None
+        if idx.size == 0:
+            raise NeuronSelectionError(f"{option}: neuron subset for layer {name!r} is empty")
+        n = int(sizes[l])
+        if idx.min() < 0 or idx.max() >= n:
+            raise NeuronSelectionError(f"{option}: neuron indices for layer {name!r} must lie in [0, {n}), "
+                                       f"got [{idx.min()}, {idx.max()}]")
+        out[l] = idx
+    return out
+
 
 #: The input spikes an engine is driven with are a :class:`SpikeRecord` of the input layer.
 InputSpikes = SpikeRecord
@@ -170,6 +243,11 @@ class SleepResult:
     dt_ms: step length in ms.
     engine: name of the engine that produced the result.
     timing: seconds spent building / simulating, as measured by the engine.
+    voltages: ``{layer name: VoltageTrace}`` of the neurons asked for with the
+        engine option ``record_v`` (empty otherwise).
+    input_drive: ``{layer name: InputDriveTrace}`` of the neurons asked for with
+        ``record_drive``.
+    weight_snapshots: weights every N steps (``bridge.sleep(record_weights_every=N)``).
     """
 
     weights: list[np.ndarray]
@@ -180,6 +258,9 @@ class SleepResult:
     dt_ms: float = 1.0
     engine: str = ""
     timing: dict[str, float] = field(default_factory=dict)
+    voltages: dict[str, VoltageTrace] = field(default_factory=dict)
+    input_drive: dict[str, InputDriveTrace] = field(default_factory=dict)
+    weight_snapshots: list[WeightSnapshot] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
