@@ -1,0 +1,41 @@
+"""Atomic file writes for the export formats (``snn`` may not import ``bridge``)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from ..errors import OutputExistsError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file in ``path``'s folder, then move it
+    into place with ``os.replace``.
+
+    An interruption leaves either no file (or the old one) or the complete new one,
+    never a partial file. The new file gets the usual permissions (``0o666`` less the
+    umask; ``mkstemp`` alone would make it private). Raises
+    :class:`~snn.errors.OutputExistsError` when ``path`` exists and ``overwrite`` is
+    false.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
