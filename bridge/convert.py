@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ann.activations import iter_layer_activations
 from ann.models import ReferenceDropout
 
 from .errors import ModelError, UnsupportedOperationError
@@ -213,23 +214,9 @@ def layer_output_maxima(model: nn.Module, x: np.ndarray, batch_size: int = 1000)
     """
     linears = check_model(model)
     maxima = np.full(len(linears), -np.inf)
-    hooks = []
-    for l, lin in enumerate(linears[1:]):
-        def record(module: nn.Module, args: tuple, l: int = l) -> None:
-            maxima[l] = max(maxima[l], float(args[0].max()))
-        hooks.append(lin.register_forward_pre_hook(record))
-    weight = linears[0].weight
-    was_training = model.training
-    model.eval()
-    try:
-        xt = torch.as_tensor(np.asarray(x), dtype=weight.dtype, device=weight.device)
-        for start in range(0, len(xt), batch_size):
-            out = model(xt[start : start + batch_size])
-            maxima[-1] = max(maxima[-1], float(out.max()))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    for acts in iter_layer_activations(model, x, batch_size, linears=linears):
+        for l, h in enumerate(acts):
+            maxima[l] = max(maxima[l], float(h.max()))
     return maxima
 
 

@@ -5,14 +5,15 @@ one at a time through ``learn_task`` and classify with ``predict``. Sleep
 (SRC) is not here: the ``ann`` side knows nothing of spikes; ``bridge``
 combines any method with sleep ("rehearsal+src").
 """
-from .base import ContinualLearner
+from .base import ContinualLearner, Experience
 from .ewc import EWC, empirical_fisher
 from .icarl import ICaRL, herding, penultimate_features
+from .joint import JointTraining
 from .owm import OWM
 from .rehearsal import Rehearsal
 from .si import SI
 
-#: method name -> class ("parallel", joint training, is handled by the experiment)
+#: method name -> class ("parallel" is joint training on all tasks at once, the upper bound)
 LEARNERS: dict[str, type[ContinualLearner]] = {
     "sequential": ContinualLearner,
     "ewc": EWC,
@@ -20,6 +21,7 @@ LEARNERS: dict[str, type[ContinualLearner]] = {
     "owm": OWM,
     "rehearsal": Rehearsal,
     "icarl": ICaRL,
+    "parallel": JointTraining,
 }
 
 
@@ -30,5 +32,5 @@ def make_learner(name: str, model, train_config, **options) -> ContinualLearner:
     return LEARNERS[name](model, train_config, **options)
 
 
-__all__ = ["EWC", "ICaRL", "LEARNERS", "OWM", "ContinualLearner", "Rehearsal", "SI", "empirical_fisher",
-           "herding", "make_learner", "penultimate_features"]
+__all__ = ["EWC", "ICaRL", "LEARNERS", "OWM", "ContinualLearner", "Experience", "JointTraining", "Rehearsal", "SI",
+           "empirical_fisher", "herding", "make_learner", "penultimate_features"]

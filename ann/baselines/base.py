@@ -3,16 +3,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..evaluation import predict
+from ..tasks import Task
 from ..training import TrainConfig, TrainingHooks, train_task
 
 logger = logging.getLogger(__name__)
+
+
+class Experience(NamedTuple):
+    """What a learner trains on in one step of the stream: ``x`` ``(n, features)``,
+    ``y`` ``(n,)`` labels, and how many tasks were merged into it (1 for a
+    sequential learner; all of them for joint training)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    n_tasks: int
 
 
 class ContinualLearner:
@@ -34,6 +45,8 @@ class ContinualLearner:
     defaults: dict[str, Any] = {}
     #: whether the method's network needs a linear (logit) output layer
     needs_logits = False
+    #: whether the method trains on all tasks at once (one experience, no sequence)
+    joint = False
 
     def __init__(self, model: nn.Module, train_config: TrainConfig, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))
@@ -57,6 +70,10 @@ class ContinualLearner:
                                  f"got {v!r}")
 
     # ------------------------------------------------------------ protocol
+    def experiences(self, tasks: Sequence[Task]) -> list[Experience]:
+        """The training stream: by default one experience per task, in order."""
+        return [Experience(t.x_train, t.y_train, 1) for t in tasks]
+
     def learn_task(self, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, progress: bool = False) -> None:
         """Train on one task's ``(x, y)`` for ``epochs`` epochs."""
         for c in np.unique(y).tolist():

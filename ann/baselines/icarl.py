@@ -21,25 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..activations import count_layers, iter_layer_activations
 from ..training import TrainingHooks
 from .base import ContinualLearner
 
 
-@torch.no_grad()
 def penultimate_features(model: nn.Module, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
     """``(n, n_hidden)`` L2-normalised output of the last hidden layer (eval mode)."""
-    leaves = [m for m in model.modules() if not list(m.children())]
-    last_linear = max(i for i, m in enumerate(leaves) if isinstance(m, nn.Linear))
-    was_training = model.training
-    model.eval()
-    out = []
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    for start in range(0, len(xt), batch_size):
-        h = xt[start : start + batch_size]
-        for m in leaves[:last_linear]:
-            h = m(h)
-        out.append(F.normalize(h, dim=1))
-    model.train(was_training)
+    n_hidden = count_layers(model) - 1
+    if n_hidden == 0:  # no hidden layer: the features are the inputs
+        return F.normalize(torch.as_tensor(np.asarray(x, dtype=np.float32)), dim=1).numpy()
+    out = [F.normalize(acts[-1], dim=1) for acts in iter_layer_activations(model, x, batch_size, n_hidden)]
     return torch.cat(out).numpy()
 
 
