@@ -22,7 +22,7 @@ import argparse
 import sys
 import time
 
-import snn.pynn_engine  # noqa: F401  (first: silences NEST's banner before anything imports nest)
+import snn.pynn  # noqa: F401  (first: silences NEST's banner before anything imports nest)
 
 import numpy as np
 import torch

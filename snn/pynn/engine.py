@@ -1,0 +1,287 @@
+"""The PyNN engine: the SRC sleep network as a PyNN model, built, run and read back.
+
+:class:`PyNNEngine` exports a :class:`~snn.network.SleepNetwork` to PyNN through
+a back end (:mod:`snn.pynn.backends`), drives the simulator step by step or in
+stretches, applies the SRC Hebbian rule between steps in the exact plastic
+mode, and turns PyNN's recording into spike records and a ``neo.Block``. The
+registry names ``pynn.nest`` and ``pynn.brian2`` are this class with
+``simulator`` fixed (see :data:`snn.ENGINES`). The model, the one-step-per-layer
+shift and the plasticity modes are described in :mod:`snn.pynn`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import neo
+import numpy as np
+import quantities as pq
+from tqdm import tqdm
+
+from ..base import SleepEngine
+from ..errors import EngineOptionError, EngineStateError
+from ..neo_export import spike_block
+from ..network import SleepNetwork, hebbian_rows
+from ..spikes import InputSpikes, SleepResult, SpikeRecord
+from .backends import BACKENDS, BRIAN2_CODEGENS, Backend, Layer
+from .connectors import PairsConnector, presynaptic_major_pairs
+from .weights import projection_weights
+
+logger = logging.getLogger(__name__)
+
+#: simulators reachable through PyNN
+SIMULATORS = tuple(BACKENDS)
+#: values of the ``plasticity`` option
+PLASTICITY_MODES = ("exact", "frozen")
+#: tau_m (ms) standing in for an infinite time constant (decay = 1): exp(-dt / 1e30) == 1.0
+TAU_M_NO_LEAK_MS = 1e30
+#: simulator name -> id of the engine whose network the PyNN module currently holds
+_OWNER: dict[str, int] = {}
+
+
+class PyNNEngine(SleepEngine):
+    """The sleep network as a PyNN model on NEST or Brian2.
+
+    Parameters
+    ----------
+    simulator: ``"nest"`` (pyNN.nest, NEST 3) or ``"brian2"`` (pyNN.brian2).
+    plasticity: ``"exact"`` (default: SRC Hebbian rule applied between
+        single simulator steps; same spikes and weights as the fast engine) or
+        ``"frozen"`` (fixed weights, the simulator runs each ``run`` in a few
+        calls).
+    codegen: Brian2 only: ``"numpy"`` (default, no compiler needed) or
+        ``"cython"``.
+    threads: NEST only: ``local_num_threads`` (default 1; the exact mode's
+        weight write-back assumes 1).
+    dtype: only ``"float64"`` (the simulators compute in double precision).
+    (``record_spikes``, ``progress``: see :class:`~snn.base.SleepEngine`.)
+
+    ``name`` is ``"pynn.<simulator>"``. After ``run``: :attr:`neo_block` holds the
+    run's spikes as recorded by PyNN (one ``neo.Block`` in the layout of
+    :func:`snn.neo_export.spike_block`, times in ms shifted back to algorithm
+    steps; without spike trains when ``record_spikes=False``); :attr:`populations`
+    (input first) and :attr:`projections` (``[excitatory, inhibitory]`` per layer)
+    expose the PyNN objects; :attr:`potentials` (mV) and :attr:`weights` the state.
+    """
+
+    name = "pynn"
+
+    def __init__(self, *, simulator: str = "nest", plasticity: str = "exact", codegen: str = "numpy",
+                 threads: int = 1, **options: Any) -> None:
+        super().__init__(**options)
+        if simulator not in SIMULATORS:
+            raise EngineOptionError(f"unknown PyNN simulator {simulator!r}; choose one of {SIMULATORS}")
+        if plasticity not in PLASTICITY_MODES:
+            raise EngineOptionError(f"unknown plasticity mode {plasticity!r}; choose one of {PLASTICITY_MODES}")
+        if self.dtype != np.float64:
+            raise EngineOptionError("PyNN engines simulate in double precision: use dtype='float64'")
+        if codegen not in BRIAN2_CODEGENS:
+            raise EngineOptionError(f"unknown codegen {codegen!r}; choose one of {BRIAN2_CODEGENS}")
+        if int(threads) < 1:
+            raise EngineOptionError(f"threads must be >= 1, got {threads}")
+        if plasticity == "exact" and int(threads) != 1:
+            raise EngineOptionError("plasticity='exact' needs threads=1")
+        self.simulator = simulator
+        self.plasticity = plasticity
+        self.codegen = codegen
+        self.threads = int(threads)
+        self.name = f"pynn.{simulator}"
+        self.neo_block: neo.Block | None = None
+        self.populations: list[Any] = []
+        self.projections: list[list[Any]] = []
+        self._backend: Backend | None = None
+
+    # ---------------------------------------------------------------- build
+    def _build(self, network: SleepNetwork) -> None:
+        backend = BACKENDS[self.simulator](network.dt_ms, {"codegen": self.codegen, "threads": self.threads})
+        backend.setup()
+        _OWNER[self.simulator] = id(self)
+        self._backend = backend
+        exact = self.plasticity == "exact"
+        tau_m = network.tau_m_ms if math.isfinite(network.tau_m_ms) else TAU_M_NO_LEAK_MS
+        names = network.layer_names
+        with backend.active():
+            pops = [backend.input_population(network.sizes[0])]
+            layers: list[Layer] = []
+            for l, w in enumerate(network.weights):
+                pop = backend.layer_population(w.shape[0], tau_m, float(network.threshold[l]), names[l + 1])
+                aw = network.alpha[l] * np.asarray(w, dtype=np.float64)   # (post, pre) mV
+                in_exc = aw >= 0
+                position = np.zeros(aw.shape, dtype=np.int64)
+                prjs = []
+                for receptor, mask in (("excitatory", in_exc), ("inhibitory", ~in_exc)):
+                    pre_j, post_i = presynaptic_major_pairs(mask)
+                    position[post_i, pre_j] = np.arange(pre_j.size)
+                    pairs = PairsConnector(pre_j, post_i, aw[post_i, pre_j], network.dt_ms)
+                    prjs.append(backend.projection(pops[-1], pop, receptor, pairs,
+                                                   f"{names[l]}->{names[l + 1]} {receptor}"))
+                layers.append(Layer(pop, prjs, in_exc, position))
+                pops.append(pop)
+            for pop in pops:
+                pop.record("spikes")
+            backend.finalize(layers, exact)
+        self.populations = pops
+        self.projections = [ly.projections for ly in layers]
+        self._w = [np.array(w, dtype=np.float64) for w in network.weights]
+        self._alpha = network.alpha.astype(np.float64)
+        self._v_saved = [np.zeros(n) for n in network.sizes[1:]]
+        self._kernel = 0
+        self.neo_block = None
+        logger.info("%s: built %s (%s plasticity) in PyNN %s", self.name,
+                    "-".join(map(str, network.sizes)), self.plasticity, backend.version())
+
+    def _check_owner(self) -> None:
+        if _OWNER.get(self.simulator) != id(self):
+            raise EngineStateError(f"another pynn.{self.simulator} engine was built since this one: PyNN holds "
+                                   "one network per simulator and process; build this engine again")
+
+    # ---------------------------------------------------------------- state
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Current weights, ``(n_post, n_pre)`` per layer (copies). In exact mode the
+        engine's float64 copy, which is also written into the simulator; in frozen
+        mode the network's weights."""
+        return [w.copy() for w in self._w]
+
+    @property
+    def potentials(self) -> list[np.ndarray]:
+        """Membrane potentials (mV) after the last step of the last run, per layer."""
+        return [v / self._backend.v_per_mv for v in self._v_saved]
+
+    def simulator_weights(self) -> list[np.ndarray]:
+        """The weights as stored in the simulator, read back through PyNN's
+        ``Projection.get`` (with :func:`~snn.pynn.weights.projection_weights`' fix)
+        and divided by ``alpha``: ``(n_post, n_pre)`` per layer. Slow for large
+        networks (PyNN reads NEST's connections one by one)."""
+        self._check_owner()
+        out = []
+        for l, (exc, inh) in enumerate(self.projections):
+            with self._backend.active():
+                a = np.nan_to_num(projection_weights(exc)) + np.nan_to_num(projection_weights(inh))
+            out.append(a.T / self._alpha[l])
+        return out
+
+    # ------------------------------------------------------------------ run
+    def _run(self, input_spikes: InputSpikes) -> SleepResult:
+        self._check_owner()
+        b = self._backend
+        net = self.network
+        N = input_spikes.steps
+        L = net.n_layers
+        dt = net.dt_ms
+        K0 = self._kernel
+        timing = {"simulate_s": 0.0, "plasticity_s": 0.0, "recording_s": 0.0}
+        if N == 0:
+            return self._empty_result()
+        # input: algorithm step g fires in simulator step K0 + 1 + g
+        steps_of = input_spikes.steps_of_spikes
+        order = np.argsort(input_spikes.indices, kind="stable")
+        idx_sorted = input_spikes.indices[order]
+        bounds = np.searchsorted(idx_sorted, np.arange(net.sizes[0] + 1))
+        k_in = (steps_of[order] + K0 + 1 + b.stamp_offset) * dt
+        times = [k_in[bounds[i]:bounds[i + 1]] for i in range(net.sizes[0])]
+        t0 = time.perf_counter()
+        with b.active():
+            b.set_input_times(self.populations[0], times)
+        timing["recording_s"] += time.perf_counter() - t0
+
+        # layer l (1-based) restores its potential before simulator step K0 + 1 + l,
+        # saves it after step K0 + N + l, and the run ends at K0 + N + L + 2
+        restore = {K0 + 1 + l: l for l in range(1, L + 1)}
+        save = {K0 + N + l + 1: l for l in range(1, L + 1)}
+        k_end = K0 + N + L + 2
+        exact = self.plasticity == "exact"
+        prev = [[np.zeros(0, np.int64)] * (L + 1)]
+
+        def between_steps(kernel: int) -> None:
+            """Work due when the simulator has done ``kernel`` steps (before the next)."""
+            if exact and kernel > K0:
+                t1 = time.perf_counter()
+                cur = [np.zeros(0, np.int64)] + b.fired()
+                self._hebbian_step(kernel - 1, K0, N, input_spikes, cur, prev[0])
+                prev[0] = cur
+                timing["plasticity_s"] += time.perf_counter() - t1
+            if kernel in save:
+                l = save[kernel]
+                self._v_saved[l - 1] = b.get_v(self.populations[l])
+            if kernel in restore:
+                l = restore[kernel]
+                b.set_v(self.populations[l], self._v_saved[l - 1])
+
+        events = sorted({*restore, *save, k_end})
+        t1 = time.perf_counter()
+        with tqdm(total=k_end - K0, desc=f"sleep ({self.name})", unit="step", disable=not self.progress,
+                  leave=False) as bar, b.active():
+            try:
+                b.run_steps(K0, k_end, between_steps, every_step=exact, events=events, bar=bar)
+            finally:
+                self._kernel = b.kernel
+        timing["simulate_s"] = time.perf_counter() - t1 - timing["plasticity_s"]
+        t1 = time.perf_counter()
+        records, shifts = self._collect(K0, N)
+        self.neo_block = spike_block(
+            records, net.layer_names, dt, engine=self.name, spike_trains=self.record_spikes,
+            block_annotations={"simulator": b.version(), "plasticity": self.plasticity, "recorded_by": "PyNN",
+                               "layer_shift_steps": list(range(L + 1))},
+            train_annotations=[{"pynn_shift_ms": float(s * dt)} for s in shifts])
+        timing["recording_s"] += time.perf_counter() - t1
+        self.timing.update(timing)
+        return self._result(records)
+
+    def _hebbian_step(self, k: int, K0: int, N: int, input_spikes: InputSpikes,
+                      cur: list[np.ndarray], prev: list[np.ndarray]) -> None:
+        """SRC Hebbian update for the spikes of simulator step ``k``: layer ``l`` is
+        at algorithm step ``g = k - K0 - 1 - l``; its presynaptic spikes of that
+        algorithm step happened in simulator step ``k - 1`` (``prev``)."""
+        net = self.network
+        for l in range(1, net.n_layers + 1):
+            g = k - K0 - 1 - l
+            if not 0 <= g < N:
+                continue
+            post = cur[l]
+            if post.size == 0:
+                continue
+            pre = input_spikes.step(g) if l == 1 else prev[l - 1]
+            W = self._w[l - 1]
+            on = np.zeros(W.shape[1], dtype=bool)
+            on[pre] = True
+            new = hebbian_rows(W[post], on, net.inc, net.dec, net.rule)
+            W[post] = new
+            self._backend.write_rows(l - 1, post, self._alpha[l - 1] * new)
+
+    def _collect(self, K0: int, N: int) -> tuple[list[SpikeRecord], list[int]]:
+        """Read (and clear) PyNN's recording of this run, shifted back to algorithm
+        steps: one record per population (input first) and each population's shift
+        (recorded time / dt of its algorithm step 0)."""
+        b = self._backend
+        dt = self.network.dt_ms
+        records, shifts = [], []
+        for l, pop in enumerate(self.populations):
+            with b.active():
+                data = pop.get_data("spikes", clear=True)
+                b.after_clear(pop)
+            shift = K0 + 1 + l + b.stamp_offset
+            steps, neurons = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+            for st in data.segments[-1].spiketrains:
+                g = np.rint(np.asarray(st.rescale(pq.ms).magnitude) / dt).astype(np.int64) - shift
+                g = g[(g >= 0) & (g < N)]
+                steps.append(g)
+                neurons.append(np.full(g.size, int(st.annotations["source_index"]), np.int64))
+            records.append(SpikeRecord.from_events(int(pop.size), N, np.concatenate(steps), np.concatenate(neurons)))
+            shifts.append(shift)
+        return records, shifts
+
+    def _result(self, records: list[SpikeRecord]) -> SleepResult:
+        net = self.network
+        counts = np.stack([r.counts for r in records], axis=1).astype(np.int64)
+        return SleepResult(weights=self.weights, counts=counts, totals=[r.totals() for r in records],
+                           spikes=records if self.record_spikes else None,
+                           layer_names=list(net.layer_names), dt_ms=net.dt_ms)
+
+    def _empty_result(self) -> SleepResult:
+        return self._result([SpikeRecord.empty(n) for n in self.network.sizes])
+
+
+__all__ = ["PLASTICITY_MODES", "SIMULATORS", "TAU_M_NO_LEAK_MS", "PyNNEngine"]
