@@ -116,6 +116,10 @@ def iter_input_spikes(
     return _generate(mean, params, int(steps), seed, uniforms, windows, int(chunk_steps))
 
 
+#: steps of uniform draws made at once inside a piece (bounds the temporary arrays)
+GENERATION_BLOCK = 2000
+
+
 def _generate(mean: np.ndarray, params: SleepParams, steps: int, seed: int | None, uniforms: np.ndarray | None,
               windows: np.ndarray | None, chunk_steps: int) -> Iterator[InputSpikes]:
     n = mean.size
@@ -127,24 +131,29 @@ def _generate(mean: np.ndarray, params: SleepParams, steps: int, seed: int | Non
         hi = side - params.mask_size
         offsets = window_pixels((0, 0), params.mask_size, side)
     half_rescale = params.rescale / 2
-    for start in range(0, steps, chunk_steps):
-        stop = min(start + chunk_steps, steps)
-        u = uniforms[start:stop] if uniforms is not None else u_rng.random((stop - start, n))
-        drive = np.empty((stop - start, n))
-        if masked:
-            # window origins drawn piece by piece give the same numbers as one draw
-            win = windows[start:stop] if windows is not None else win_rng.integers(0, hi, size=(stop - start, 2))
-            drive.fill(0.0)
-            origin = win[:, 0] + side * win[:, 1]
-            cols = origin[:, None] + offsets[None, :]
-            np.put_along_axis(drive, cols, mean[cols], axis=1)
-        else:
-            drive[:] = mean
-        spikes = u.astype(np.float64) * half_rescale <= drive
-        t, k = np.nonzero(spikes)
-        indptr = np.zeros(stop - start + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t, minlength=stop - start), out=indptr[1:])
-        yield InputSpikes(n, indptr, k)
+    block = min(chunk_steps, GENERATION_BLOCK)
+    for piece_start in range(0, steps, chunk_steps):
+        piece_stop = min(piece_start + chunk_steps, steps)
+        blocks = []
+        for start in range(piece_start, piece_stop, block):
+            stop = min(start + block, piece_stop)
+            u = uniforms[start:stop] if uniforms is not None else u_rng.random((stop - start, n))
+            drive = np.empty((stop - start, n))
+            if masked:
+                # window origins drawn piece by piece give the same numbers as one draw
+                win = windows[start:stop] if windows is not None else win_rng.integers(0, hi, size=(stop - start, 2))
+                drive.fill(0.0)
+                origin = win[:, 0] + side * win[:, 1]
+                cols = origin[:, None] + offsets[None, :]
+                np.put_along_axis(drive, cols, mean[cols], axis=1)
+            else:
+                drive[:] = mean
+            spikes = u.astype(np.float64) * half_rescale <= drive
+            t, k = np.nonzero(spikes)
+            indptr = np.zeros(stop - start + 1, dtype=np.int64)
+            np.cumsum(np.bincount(t, minlength=stop - start), out=indptr[1:])
+            blocks.append(InputSpikes(n, indptr, k))
+        yield blocks[0] if len(blocks) == 1 else InputSpikes.concatenate(blocks)
 
 
 def make_input_spikes(
@@ -170,4 +179,4 @@ def make_input_spikes(
                                     chunk_steps=chunk_steps))
     if not pieces:
         return InputSpikes.empty(np.asarray(mean).size, 0)
-    return InputSpikes.concatenate(pieces)
+    return pieces[0] if len(pieces) == 1 else InputSpikes.concatenate(pieces)
