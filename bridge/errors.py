@@ -52,10 +52,20 @@ class ResultsDirError(BridgeError, RuntimeError):
     """A results folder that is locked by another run, unwritable, or holds other results."""
 
 
+class AnalysisError(BridgeError, ValueError):
+    """Analysis input that does not fit: shapes, unit or layer indices, data width."""
+
+
+class MissingModelsError(AnalysisError, FileNotFoundError):
+    """A results folder without the saved models an analysis needs (the message says
+    which file is missing and how to make it)."""
+
+
 #: exception types the CLI reports as one-line user errors (exit code 2)
 USER_ERRORS: tuple[type[BaseException], ...] = (AnnError, SnnError, BridgeError)
 
 __all__ = [
+    "AnalysisError", "MissingModelsError",
     "ArgumentTypeError", "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
     "SleepDataError", "SleepParamsError", "TraceError", "USER_ERRORS", "UnsupportedOperationError",
 ]
