@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError, DataFileNotFoundError
+
 logger = logging.getLogger(__name__)
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -35,9 +37,9 @@ class Dataset:
         for part in ("train", "test"):
             x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
             if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
-                raise ValueError(f"{self.name}: x_{part} {x.shape} and y_{part} {y.shape} do not match")
+                raise DataError(f"{self.name}: x_{part} {x.shape} and y_{part} {y.shape} do not match")
         if self.x_train.shape[1] != self.x_test.shape[1]:
-            raise ValueError(f"{self.name}: train and test images differ in width")
+            raise DataError(f"{self.name}: train and test images differ in width")
 
     @property
     def n_features(self) -> int:
@@ -52,10 +54,11 @@ class Dataset:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (the MNIST container format), gzip-compressed or not.
 
-    Raises ``ValueError`` for a file that is not IDX or is truncated, and
-    ``OSError`` for one that cannot be read.
+    Raises :class:`~ann.errors.DataError` (a ``ValueError``) for a file that is not
+    IDX or is truncated, and :class:`~ann.errors.DataFileNotFoundError` for one
+    that does not exist.
     """
-    path = Path(path)
+    path = _existing_file(path, "IDX file")
     with open(path, "rb") as fh:
         head = fh.read(2)
     opener = gzip.open if head == b"\x1f\x8b" else open
@@ -63,18 +66,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         with opener(path, "rb") as fh:
             data = fh.read()
     except (OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot decompress IDX file ({exc})") from exc
+        raise DataError(f"{path}: cannot decompress IDX file ({exc})") from exc
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
     ndim = data[3]
     if len(data) < 4 + 4 * ndim:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise DataError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     body = data[4 + 4 * ndim :]
     if len(body) != expected:
-        raise ValueError(f"{path}: IDX body has {len(body)} bytes, header promises {expected} for shape {shape}")
+        raise DataError(f"{path}: IDX body has {len(body)} bytes, header promises {expected} for shape {shape}")
     return np.frombuffer(body, dtype=dtype).reshape(shape)
 
 
@@ -82,20 +85,18 @@ def _find_idx(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{folder}: no IDX file {stem}[.gz] found")
+    raise DataFileNotFoundError(f"{folder}: no IDX file {stem}[.gz] found")
 
 
 def load_idx_folder(folder: str | os.PathLike, name: str = "idx") -> Dataset:
     """Load ``train-images-idx3-ubyte`` etc. (optionally ``.gz``) from ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"data folder {folder} does not exist")
+    folder = _existing_folder(folder, "data folder")
     arrays = {}
     for part, prefix in (("train", "train"), ("test", "t10k")):
         images = read_idx(_find_idx(folder, f"{prefix}-images-idx3-ubyte"))
         labels = read_idx(_find_idx(folder, f"{prefix}-labels-idx1-ubyte"))
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{folder}: {prefix} images {images.shape} and labels {labels.shape} do not match")
+            raise DataError(f"{folder}: {prefix} images {images.shape} and labels {labels.shape} do not match")
         arrays[f"x_{part}"] = (images.reshape(len(images), -1).astype(np.float32) / 255.0)
         arrays[f"y_{part}"] = labels.astype(np.int64)
     logger.info("loaded %s from %s: %d train, %d test", name, folder, len(arrays["y_train"]), len(arrays["y_test"]))
@@ -107,7 +108,7 @@ def fashion_mnist_dir() -> Path:
     for cand in (Path("/usr/share/datasets/fashion-mnist"), Path("/usr/share/dataset-fashion-mnist")):
         if cand.is_dir():
             return cand
-    raise FileNotFoundError(
+    raise DataFileNotFoundError(
         "Fashion-MNIST not found: install Debian's dataset-fashion-mnist package "
         "(apt-get install dataset-fashion-mnist) or pass the folder holding its IDX files"
     )
@@ -131,7 +132,7 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         if not 0 < test_per_class < len(idx):
-            raise ValueError(f"test_per_class must be in (0, {len(idx)}), got {test_per_class}")
+            raise DataError(f"test_per_class must be in (0, {len(idx)}), got {test_per_class}")
         idx = rng.permutation(idx)
         test_idx.append(idx[:test_per_class])
         train_idx.append(idx[test_per_class:])
@@ -141,20 +142,50 @@ def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset
     return Dataset("mnist-subset", x[tr], y[tr], x[te], y[te])
 
 
-def read_npz(path: str | os.PathLike, what: str = "archive", required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """All arrays of a ``.npz`` file (no pickles), with clear errors for a
-    missing, unreadable or incomplete file (``what`` names it in messages)."""
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _existing_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a ``Path`` if it is a file; clear errors for a missing path or a folder."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a directory, expected a file")
     if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist")
+        raise DataFileNotFoundError(f"{what} {path} does not exist")
+    return path
+
+
+def _existing_folder(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a ``Path`` if it is a folder; clear errors for a missing path or a file."""
+    path = Path(path)
+    if path.is_file():
+        raise DataError(f"{what} {path} is a file, expected a folder")
+    if not path.is_dir():
+        raise DataFileNotFoundError(f"{what} {path} does not exist")
+    return path
+
+
+def read_npz(path: str | os.PathLike, what: str = "archive", required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """All arrays of a ``.npz`` file (no pickles), with clear errors
+    (:class:`~ann.errors.DataError`, ``what`` names the file in messages) for a
+    missing file, a folder, a ``.npy`` file, a file that is not an npz archive, an
+    unreadable or an incomplete one."""
+    path = _existing_file(path, what)
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(f"{what} {path} is a single .npy array, not an npz archive (write it with numpy.savez)")
+    if not head.startswith(_ZIP_MAGIC):
+        raise DataError(f"{what} {path} is not an npz archive (numpy.savez output)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz {what}: {exc}") from exc
+        raise DataError(f"{path} is not a readable .npz {what}: {exc}") from exc
     missing = [k for k in required if k not in arrays]
     if missing:
-        raise ValueError(f"{what} {path} is missing key(s) {missing}")
+        raise DataError(f"{what} {path} is missing key(s) {missing}")
     return arrays
 
 
@@ -171,17 +202,17 @@ def load_feature_file(path: str | os.PathLike, name: str = "features", scale_by_
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"feature file {path}: x_{part} must be a 2-D numeric array, got shape {x.shape}")
+            raise DataError(f"feature file {path}: x_{part} must be a 2-D numeric array, got shape {x.shape}")
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or len(y) != len(x):
-            raise ValueError(f"feature file {path}: y_{part} must hold {len(x)} integer labels, got {y.shape} {y.dtype}")
+            raise DataError(f"feature file {path}: y_{part} must hold {len(x)} integer labels, got {y.shape} {y.dtype}")
         if not np.all(np.isfinite(x)) or x.min() < 0:
-            raise ValueError(f"feature file {path}: x_{part} must be finite and >= 0 (ReLU features)")
+            raise DataError(f"feature file {path}: x_{part} must be finite and >= 0 (ReLU features)")
     if arrays["x_test"].shape[1] != arrays["x_train"].shape[1]:
-        raise ValueError(f"feature file {path}: x_test has {arrays['x_test'].shape[1]} features but x_train has "
+        raise DataError(f"feature file {path}: x_test has {arrays['x_test'].shape[1]} features but x_train has "
                          f"{arrays['x_train'].shape[1]}")
     scale = float(arrays["x_train"].max()) if scale_by_max else 1.0
     if scale <= 0:
-        raise ValueError(f"feature file {path}: x_train is all zero")
+        raise DataError(f"feature file {path}: x_train is all zero")
     return Dataset(name, (arrays["x_train"] / scale).astype(np.float32), arrays["y_train"].astype(np.int64),
                    (arrays["x_test"] / scale).astype(np.float32), arrays["y_test"].astype(np.int64))
 
@@ -192,17 +223,17 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split_see
     is then the ``.npz`` feature file)."""
     if name == "features":
         if data_dir is None:
-            raise ValueError("dataset 'features' needs data_dir, the path of the .npz feature file")
+            raise DataError("dataset 'features' needs data_dir, the path of the .npz feature file")
         return load_feature_file(data_dir)
     if name == "mnist-subset":
         return load_mnist_subset(split_seed=split_seed)
     if name == "mnist":
         if data_dir is None:
-            raise ValueError("dataset 'mnist' needs data_dir, a folder with the MNIST IDX files")
+            raise DataError("dataset 'mnist' needs data_dir, a folder with the MNIST IDX files")
         return load_idx_folder(data_dir, "mnist")
     if name == "fashion-mnist":
         return load_idx_folder(data_dir if data_dir is not None else fashion_mnist_dir(), "fashion-mnist")
-    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+    raise DataError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
 DATASETS = ("mnist-subset", "mnist", "fashion-mnist", "features")

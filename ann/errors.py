@@ -23,8 +23,13 @@ class TrainingConfigError(AnnError, ValueError):
     """A training or model setting is out of range or of the wrong type."""
 
 
+class InvalidWeightsError(AnnError, ValueError):
+    """Weight arrays given to build a model that are not 2-D numeric matrices whose
+    shapes chain (layer l's inputs = layer l-1's outputs); the message names the layer."""
+
+
 class TrainingDivergedError(AnnError, FloatingPointError):
     """Training produced NaN or infinite values."""
 
 
-__all__ = ["AnnError", "DataError", "DataFileNotFoundError", "TrainingConfigError", "TrainingDivergedError"]
+__all__ = ["AnnError", "DataError", "DataFileNotFoundError", "InvalidWeightsError", "TrainingConfigError", "TrainingDivergedError"]

@@ -8,6 +8,8 @@ momentum in the reference's velocity form ``v = m v + lr g; W -= v``, which is
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
+
+from .errors import DataError, TrainingConfigError, TrainingDivergedError
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +37,20 @@ class TrainConfig:
     n_classes: int = 10
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        """:class:`~ann.errors.TrainingConfigError` (a ``ValueError``) naming the first
+        field of the wrong type or out of range; nothing is coerced."""
+        if not isinstance(self.loss, str) or self.loss not in LOSSES:
+            raise TrainingConfigError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         for name in ("epochs", "batch_size", "n_classes"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+            val = getattr(self, name)
+            if not isinstance(val, numbers.Integral) or isinstance(val, (bool, np.bool_)) or val < 1:
+                raise TrainingConfigError(f"{name} must be an integer >= 1, got {val!r}")
+        for name, lo, hi in (("lr", 0.0, math.inf), ("momentum", 0.0, 1.0)):
+            val = getattr(self, name)
+            ok = isinstance(val, numbers.Real) and not isinstance(val, (bool, np.bool_)) and math.isfinite(val)
+            if not ok or not (lo < val if name == "lr" else lo <= val < hi):
+                raise TrainingConfigError(f"{name} must be a finite number "
+                                          f"{'> 0' if name == 'lr' else 'in [0, 1)'}, got {val!r}")
 
 
 def loss_fn(output: torch.Tensor, y: torch.Tensor, loss: str, n_classes: int) -> torch.Tensor:
@@ -74,6 +83,19 @@ class TrainingHooks:
         """Called after every optimizer step."""
 
 
+def _as_array(a: object, name: str) -> np.ndarray:
+    """A NumPy view of ``a``; tensors of any dtype (bfloat16 too) and device are read as float32/int64."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        if a.dtype == torch.bfloat16 or a.dtype == torch.float16:
+            a = a.float()
+        return a.numpy()
+    arr = np.asarray(a)
+    if arr.dtype == object:
+        raise DataError(f"{name} must be a numeric array, got {type(a).__name__} of objects")
+    return arr
+
+
 def train_task(
     model: nn.Module,
     x: np.ndarray,
@@ -93,14 +115,20 @@ def train_task(
     hooks = hooks or TrainingHooks()
     config = config or TrainConfig()
     config.validate()
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int64)
-    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"training data must be (n, features) with n labels, got {x.shape} and {y.shape}")
+    x = _as_array(x, "x")
+    y = _as_array(y, "y")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) or x.dtype == bool:
+        raise DataError(f"training data x must be numeric, got dtype {x.dtype}")
+    if not np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        raise DataError(f"labels y must be integers, got dtype {y.dtype}")
+    x = x.astype(np.float32, copy=False)
+    y = y.astype(np.int64, copy=False)
+    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+        raise DataError(f"training data must be (n, features) with n labels, got {x.shape} and {y.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError("training data contains NaN or infinite values")
+        raise DataError("training data contains NaN or infinite values")
     if y.min() < 0 or y.max() >= config.n_classes:
-        raise ValueError(f"labels must lie in [0, {config.n_classes}), got [{y.min()}, {y.max()}]")
+        raise DataError(f"labels must lie in [0, {config.n_classes}), got [{y.min()}, {y.max()}]")
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
@@ -127,6 +155,6 @@ def train_task(
             losses.append(total / len(xt))
     model.eval()
     if not np.isfinite(losses[-1]):
-        raise FloatingPointError(f"training diverged (loss {losses[-1]}); lower the learning rate")
+        raise TrainingDivergedError(f"training diverged (loss {losses[-1]}); lower the learning rate")
     logger.debug("trained %d epochs, final loss %.4f", config.epochs, losses[-1])
     return losses

@@ -1,110 +1,194 @@
-"""Command line: ``sleep-replay run`` and ``sleep-replay conformance``."""
+"""Command line: ``sleep-replay run`` and ``sleep-replay conformance``.
+
+Exit codes: 0 success; 1 a conformance FAIL (and nothing else); 2 bad input
+(a bad flag, config, data or trace file: one line on stderr, the traceback too
+with ``-v``); 130 interrupted (Ctrl-C; finished results are kept, files are
+written atomically). Any other exception is a bug and propagates with its
+traceback. The sleep flags are generated from the metadata of
+:class:`bridge.params.SleepParams` (unit, help, choices).
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import traceback
+import typing
 from pathlib import Path
+from typing import Any
 
 import snn
+from ann import DATASETS
+from ann.baselines import LEARNERS
+from ann.training import LOSSES
+from snn.base import DTYPES
 
-from .params import PRESETS
+from . import __version__
+from .errors import USER_ERRORS, ConfigError
+from .params import PRESETS, SleepParams, field_specs, read_config
+from .validation import check_mapping
 
 logger = logging.getLogger(__name__)
 
-# CLI flag -> SleepParams field
-_SLEEP_FLAGS = {
-    "max_rate": "max_rate_hz", "inc": "inc", "dec": "dec", "alpha_scale": "alpha_scale", "decay": "decay",
-    "threshold": "threshold", "mask_size": "mask_size", "input_mode": "input_mode", "rule": "rule",
-    "steps_first": "steps_first", "steps_per_task": "steps_per_task", "beta": "beta",
+#: run flag (argparse dest) -> (config table, field) of an experiment config
+_RUN_FLAGS: dict[str, tuple[str, str]] = {
+    "dataset": ("experiment", "dataset"), "data_dir": ("experiment", "data_dir"),
+    "seeds": ("experiment", "seeds"), "methods": ("experiment", "methods"), "engine": ("experiment", "engine"),
+    "dtype": ("experiment", "dtype"), "sizes": ("experiment", "sizes"),
+    "updates_per_task": ("experiment", "updates_per_task"), "epochs": ("train", "epochs"),
+    "loss": ("train", "loss"),
 }
+#: run flags a ``[patches]`` config honours, as (table, field); the others are refused
+_PATCHES_FLAGS: dict[str, tuple[str, str]] = {"engine": ("patches", "engine")}
+_SLEEP_DEST = "sleep_"
+
+
+def _sleep_flag_kwargs(f: Any, hints: dict[str, Any]) -> dict[str, Any]:
+    """argparse keywords of the flag of :class:`SleepParams` field ``f``."""
+    meta = f.metadata
+    unit = f" [{meta['unit']}]" if meta["unit"] and meta["unit"] != "1" else ""
+    default = " ".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+    kw: dict[str, Any] = {"dest": _SLEEP_DEST + f.name, "default": None,
+                          "help": f"{meta['help']}{unit} (sleep.{f.name}; default {default} or the preset's)"}
+    kind = typing.get_origin(hints[f.name]) or hints[f.name]
+    if meta["choices"]:
+        kw["choices"] = meta["choices"]
+    elif kind is tuple:
+        kw.update(type=float, nargs="+", metavar="X")
+    else:
+        kw.update(type=kind, metavar=kind.__name__.upper())
+    return kw
+
+
+def _add_sleep_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sleep parameters", "override single fields of the config's [sleep] table "
+                                      "(after --preset)")
+    hints = typing.get_type_hints(SleepParams)
+    for f in field_specs():
+        names = [f"--{f.name.replace('_', '-')}"] + [f"--{a}" for a in f.metadata["aliases"]]
+        group.add_argument(*names, **_sleep_flag_kwargs(f, hints))
+
+
+def _methods_help() -> str:
+    return (f"methods to run: {', '.join(sorted(LEARNERS))}; any but a joint learner followed by +src sleeps "
+            "after every task (src = sequential+src); options inline, e.g. icarl+src(memory=100) "
+            "(default sequential src)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="log details")
-    p = argparse.ArgumentParser(prog="sleep-replay", description="Sleep Replay Consolidation for PyTorch networks",
-                                parents=[common])
+    engines = ", ".join(snn.available_engines())
+    p = argparse.ArgumentParser(prog="sleep-replay", description="Sleep Replay Consolidation for PyTorch networks")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details; print the traceback of errors")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="class-incremental training, sequential vs SRC", parents=[common],
-                       description="Train on class-incremental tasks with and without sleep; write a table, "
-                                   "summary.json and figures. Flags override the config file.")
-    r.add_argument("config", nargs="?", help="TOML/JSON config with [experiment], [train], [sleep] tables")
-    r.add_argument("--dataset", help="mnist-subset (default), mnist (needs --data-dir) or fashion-mnist")
-    r.add_argument("--data-dir", help="folder of IDX files")
-    r.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2)")
-    r.add_argument("--methods", nargs="+", help="sequential and/or src")
-    r.add_argument("--engine", help=f"sleep engine: {', '.join(snn.available_engines())}")
-    r.add_argument("--dtype", choices=["float64", "float32"])
-    r.add_argument("--sizes", type=int, nargs="+", help="layer widths, e.g. 784 1200 1200 10")
-    r.add_argument("--epochs", type=int, help="epochs per task (default: from --updates-per-task)")
+    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, **kw)
+        # SUPPRESS: a -v before the command is not reset by the subcommand's default
+        c.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="log details; print the traceback of errors")
+        return c
+
+    r = command("run", help="class-incremental training with and without sleep",
+                description="Train on class-incremental tasks with and without sleep; write a table, "
+                            "summary.json and figures. Flags override single fields of the config file.")
+    r.add_argument("config", nargs="?",
+                   help="TOML/JSON config with [experiment], [train], [sleep] tables, or a [patches] config")
+    r.add_argument("--dataset", choices=DATASETS, help="data set (default mnist-subset; mnist needs --data-dir)")
+    r.add_argument("--data-dir", help="folder of IDX files, or the .npz file of dataset 'features'")
+    r.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="seeds, distinct integers >= 0 "
+                   "(default 0 1 2)")
+    r.add_argument("--methods", nargs="+", metavar="METHOD", help=_methods_help())
+    r.add_argument("--engine", help=f"sleep engine: {engines} (default fast)")
+    r.add_argument("--dtype", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
+    r.add_argument("--sizes", type=int, nargs="+", metavar="N", help="layer widths, e.g. 784 1200 1200 10")
+    r.add_argument("--epochs", type=int, help="epochs per task (default 0: from --updates-per-task)")
     r.add_argument("--updates-per-task", type=int, help="SGD updates per task (reference: 100)")
-    r.add_argument("--loss", choices=["mse", "ce"])
-    r.add_argument("--preset", choices=sorted(PRESETS), help="sleep hyperparameter preset")
-    r.add_argument("--max-rate", type=float, help="input max rate (Hz)")
-    r.add_argument("--inc", type=float)
-    r.add_argument("--dec", type=float)
-    r.add_argument("--beta", type=float, nargs="+")
-    r.add_argument("--alpha-scale", type=float)
-    r.add_argument("--decay", type=float)
-    r.add_argument("--threshold", type=float)
-    r.add_argument("--mask-size", type=int)
-    r.add_argument("--input-mode", choices=["masked_mean", "poisson"])
-    r.add_argument("--rule", choices=["reference", "plain"])
-    r.add_argument("--steps-first", type=int, help="sleep steps after task 1 (reference 15000)")
-    r.add_argument("--steps-per-task", type=int, help="extra sleep steps per later task (reference 5000)")
+    r.add_argument("--loss", choices=LOSSES, help="mse on ReLU outputs (reference) or ce on logits")
+    r.add_argument("--preset", choices=sorted(PRESETS),
+                   help="the paper's sleep hyperparameters; replaces only the fields the preset names "
+                        "(the config's sleep lengths and other fields survive)")
+    _add_sleep_flags(r)
     r.add_argument("--out", default="results/run", help="output folder (default results/run)")
     r.add_argument("--fresh", action="store_true",
                    help="recompute every run (earlier results are archived); default: resume a run of the same config")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    c = sub.add_parser("conformance", help="replay a reference trace (.npz) and compare", parents=[common],
-                       description="Exit 0 only if spike counts match exactly, weights within 1e-6 and "
-                                   "alpha within 1e-5 relative.")
+    c = command("conformance", help="replay a reference trace (.npz) and compare",
+                description="Exit 0 if spike counts match exactly, weights within 1e-6 and alpha within 1e-5 "
+                            "relative; 1 on a FAIL; 2 if the trace file is missing or malformed.")
     c.add_argument("trace", help="reference trace .npz (format: see docs/conformance.md)")
-    c.add_argument("--engine", default="fast", help=f"sleep engine: {', '.join(snn.available_engines())}")
-    c.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    c.add_argument("--engine", default="fast", help=f"sleep engine: {engines} (default fast)")
+    c.add_argument("--dtype", default="float64", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
     return p
 
 
-def _config_from_args(args: argparse.Namespace):
-    from .experiment import ExperimentConfig
-    from .params import read_config
+# ----------------------------------------------------------------- config
+def _sleep_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {f.name: getattr(args, _SLEEP_DEST + f.name) for f in field_specs()
+            if getattr(args, _SLEEP_DEST + f.name) is not None}
 
+
+def _with_preset(sleep_table: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """``--preset NAME`` replaces the fields the preset names (and the table's
+    ``preset``); every other field of the table survives."""
+    if name is None:
+        return sleep_table
+    kept = {k: v for k, v in sleep_table.items() if k != "preset" and k not in PRESETS[name]}
+    return {"preset": name, **kept}
+
+
+def _tables(data: dict[str, Any], *names: str) -> list[dict[str, Any]]:
+    return [check_mapping(data.get(n, {}), f"[{n}]") for n in names]
+
+
+def config_data_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The config file's tables with the flags applied (flags override single fields)."""
     data = read_config(args.config) if args.config else {}
-    exp, train, sleep_v = (dict(data.get(k, {})) for k in ("experiment", "train", "sleep"))
-    for flag in ("dataset", "data_dir", "seeds", "methods", "engine", "dtype", "sizes", "updates_per_task"):
+    exp, train, sleep_v = _tables(data, "experiment", "train", "sleep")
+    tables = {"experiment": exp, "train": train}
+    for flag, (table, name) in _RUN_FLAGS.items():
         if getattr(args, flag) is not None:
-            exp[flag] = getattr(args, flag)
-    for flag in ("epochs", "loss"):
-        if getattr(args, flag) is not None:
-            train[flag] = getattr(args, flag)
-    if args.preset is not None:
-        sleep_v = {"preset": args.preset}
-    for flag, name in _SLEEP_FLAGS.items():
-        if getattr(args, flag) is not None:
-            sleep_v[name] = getattr(args, flag)
-    extra = {k: v for k, v in data.items() if k not in ("experiment", "train", "sleep")}
+            tables[table][name] = getattr(args, flag)
     if args.dataset is not None:
         exp.pop("task_datasets", None)
-    return ExperimentConfig.from_dict({**extra, "experiment": exp, "train": train, "sleep": sleep_v})
+    sleep_v = {**_with_preset(sleep_v, args.preset), **_sleep_overrides(args)}
+    return {**data, "experiment": exp, "train": train, "sleep": sleep_v}
 
 
+def patches_data_from_args(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
+    """A ``[patches]`` config with the flags it honours applied; a flag it cannot
+    honour raises :class:`ConfigError` naming it."""
+    refused = [f"--{flag.replace('_', '-')}" for flag in [*_RUN_FLAGS, "preset"]
+               if flag not in _PATCHES_FLAGS and getattr(args, flag) is not None]
+    if refused:
+        raise ConfigError(f"{', '.join(refused)} do(es) not apply to a [patches] config (it honours "
+                          f"--engine, the sleep flags, --out, --fresh, --no-progress); edit the config instead")
+    patches, sleep_v = _tables(data, "patches", "sleep")
+    for flag, (_, name) in _PATCHES_FLAGS.items():
+        if getattr(args, flag) is not None:
+            patches[name] = getattr(args, flag)
+    if "engine" in patches and patches["engine"] not in snn.available_engines():
+        raise ConfigError(f"patches.engine: unknown engine {patches['engine']!r}; "
+                          f"available: {snn.available_engines()}")
+    return {**data, "patches": patches, "sleep": {**sleep_v, **_sleep_overrides(args)}}
+
+
+# --------------------------------------------------------------- commands
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .experiment import format_table, run_experiment
-    from .params import read_config
+    data = read_config(args.config) if args.config else {}
+    if "patches" in data:
+        from .experiments import PatchesConfig, run_patches
 
-    if args.config and "patches" in read_config(args.config):
-        from .patches import PatchesConfig, run_patches
-
-        pcfg = PatchesConfig.from_dict(read_config(args.config))
+        pcfg = PatchesConfig.from_dict(patches_data_from_args(args, data))
         summary = run_patches(pcfg, args.out, progress=not args.no_progress)
         print("\nPatches task: accuracy (%) on task 1 across overlaps, mean of "
               f"{pcfg.trials} trials:\n" + summary["table"])
         print(f"wrote {Path(args.out) / 'summary.json'} and patches_overlap.png ({summary['wall_time_s']:.1f} s)")
         return 0
-    cfg = _config_from_args(args)
+    from .experiments import ExperimentConfig, format_table, run_experiment
+
+    cfg = ExperimentConfig.from_dict(config_data_from_args(args))
     summary = run_experiment(cfg, args.out, fresh=args.fresh, progress=not args.no_progress)
     print()
     print(f"Final accuracy over all test classes (%), {summary['paper_row']}, engine {cfg.engine}, "
@@ -123,13 +207,19 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+COMMANDS = {"run": _cmd_run, "conformance": _cmd_conformance}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (argparse exits 2 itself on a bad flag)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"run": _cmd_run, "conformance": _cmd_conformance}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, OSError, FloatingPointError) as exc:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as exc:  # bad input: one line; anything else is a bug and propagates
+        if args.verbose:
+            traceback.print_exc()
         print(f"sleep-replay {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

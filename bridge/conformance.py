@@ -20,6 +20,7 @@ expected outputs
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,9 @@ import numpy as np
 
 from ann import SleepMLP
 from ann.data import read_npz
+from ann.errors import DataError
 
+from .errors import SleepParamsError, TraceError
 from .params import SleepParams
 from .sleep import sleep
 
@@ -39,25 +42,63 @@ ALPHA_RTOL = 1e-5
 _SCALARS = ("max_rate", "dt", "inc", "dec", "alpha_scale", "decay", "threshold", "mask_size", "steps")
 
 
+#: integer entries of a trace (a float window origin or step count is malformed, not rounded)
+_INTEGER_KEYS = ("sizes", "mask_size", "steps", "window", "expected_counts")
+
+
+def _scalar(data: dict[str, np.ndarray], key: str, path: str | Path) -> None:
+    if data[key].shape != ():
+        raise TraceError(f"{path}: {key} must be a scalar, got shape {data[key].shape}")
+
+
 def load_trace(path: str | Path) -> dict[str, np.ndarray]:
-    """Read and check a reference trace; ``ValueError`` names what is wrong."""
-    data = read_npz(path, "reference trace", ("sizes", "x_seen", "beta", "window", "uniforms", "expected_counts",
-                                               "expected_alpha", *_SCALARS))
-    sizes = data["sizes"].astype(int).ravel()
+    """Read and check a reference trace; :class:`~bridge.errors.TraceError` (a
+    ``ValueError``) names what is wrong: a malformed trace is bad input, never a FAIL."""
+    try:
+        data = read_npz(path, "reference trace", ("sizes", "x_seen", "beta", "window", "uniforms",
+                                                   "expected_counts", "expected_alpha", *_SCALARS))
+    except DataError as exc:
+        raise TraceError(str(exc)) from exc
+    for key, arr in data.items():
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise TraceError(f"{path}: {key} must be numeric, got dtype {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            raise TraceError(f"{path}: {key} contains NaN or infinite values")
+    for key in _INTEGER_KEYS:
+        if not np.issubdtype(data[key].dtype, np.integer):
+            raise TraceError(f"{path}: {key} must hold integers, got dtype {data[key].dtype}")
+    for key in _SCALARS:
+        _scalar(data, key, path)
+    if data["sizes"].ndim != 1 or len(data["sizes"]) < 2 or np.any(data["sizes"] < 1):
+        raise TraceError(f"{path}: sizes must list >= 2 positive layer widths, got {data['sizes']}")
+    sizes = data["sizes"].astype(int)
     L = len(sizes) - 1
     steps = int(data["steps"])
+    if steps < 0 or int(data["mask_size"]) < 0:
+        raise TraceError(f"{path}: steps and mask_size must be >= 0")
     for l in range(1, L + 1):
         for key in (f"w{l}_trained", f"expected_w{l}"):
             if key not in data:
-                raise ValueError(f"{path} is missing key {key!r}")
+                raise TraceError(f"{path} is missing key {key!r}")
             if data[key].shape != (sizes[l], sizes[l - 1]):
-                raise ValueError(f"{path}: {key} has shape {data[key].shape}, expected {(sizes[l], sizes[l - 1])}")
+                raise TraceError(f"{path}: {key} has shape {data[key].shape}, expected {(sizes[l], sizes[l - 1])}")
     shapes = {"x_seen": (None, sizes[0]), "window": (steps, 2), "uniforms": (steps, sizes[0]),
               "expected_counts": (steps, L + 1), "beta": (L,), "expected_alpha": (L,)}
     for key, shape in shapes.items():
         got = data[key].shape
         if len(got) != len(shape) or any(s is not None and g != s for g, s in zip(got, shape)):
-            raise ValueError(f"{path}: {key} has shape {got}, expected {shape}")
+            raise TraceError(f"{path}: {key} has shape {got}, expected {shape}")
+    side = math.isqrt(int(sizes[0]))
+    hi = side - int(data["mask_size"])  # window origins lie in [0, hi - 1] (masked mean input)
+    if side * side != sizes[0] or hi < 1:
+        raise TraceError(f"{path}: a {sizes[0]}-pixel input has no {int(data['mask_size']) + 1}-pixel square window")
+    if data["window"].size and (data["window"].min() < 0 or data["window"].max() >= hi):
+        raise TraceError(f"{path}: window origins must lie in [0, {hi - 1}]")
+    u = data["uniforms"]
+    if u.size and (u.min() < 0 or u.max() >= 1):
+        raise TraceError(f"{path}: uniforms must lie in [0, 1)")
+    if data["x_seen"].size and (data["x_seen"].min() < 0 or data["x_seen"].max() > 255):
+        raise TraceError(f"{path}: x_seen must hold intensities in [0, 255]")
     return data
 
 
@@ -95,6 +136,14 @@ class ConformanceReport:
 
 
 def params_from_trace(data: dict[str, np.ndarray]) -> SleepParams:
+    """The sleep parameters a trace was made with; out-of-range values raise :class:`TraceError`."""
+    try:
+        return _params_from_trace(data)
+    except SleepParamsError as exc:
+        raise TraceError(f"trace holds an invalid sleep parameter: {exc}") from exc
+
+
+def _params_from_trace(data: dict[str, np.ndarray]) -> SleepParams:
     return SleepParams(
         max_rate_hz=float(data["max_rate"]), inc=float(data["inc"]), dec=float(data["dec"]),
         beta=tuple(float(b) for b in data["beta"]), alpha_scale=float(data["alpha_scale"]),

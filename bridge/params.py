@@ -1,147 +1,36 @@
-"""Sleep hyperparameters (SRC_SPEC.md sections 3-5) and the paper's presets."""
+"""Sleep hyperparameters (SRC_SPEC.md sections 3-5) and the paper's presets.
+
+One source of truth: :data:`PRESETS` holds the paper's numbers once (the
+``mnist`` row is also the default of :class:`SleepParams`); every field of
+:class:`SleepParams` carries its unit, help text, choices and validator as
+dataclass field metadata (as Brian2's preferences and PyNN's
+``default_parameters`` + ``units``). The command line builds its sleep flags from
+that metadata (:func:`field_specs`), and config files are checked by the same
+validators.
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from snn.network import WEIGHT_RULES
+
+from .errors import ArgumentTypeError, ConfigError, ConfigFileError, SleepParamsError
+from .validation import check_choice, check_float, check_float_tuple, check_int, check_known_keys, check_mapping
+
+#: sleep input generators (see :mod:`bridge.sleep_input`)
 INPUT_MODES = ("masked_mean", "poisson")
-RULES = ("reference", "plain")
+#: Hebbian weight rules: the engines' own list
+RULES = WEIGHT_RULES
 
-
-@dataclass
-class SleepParams:
-    """Hyperparameters of one SRC sleep phase.
-
-    Attributes
-    ----------
-    max_rate_hz: input firing rate (Hz) of a pixel of intensity 0.5; a pixel of
-        intensity x spikes with probability ``min(1, 2 * dt_s * max_rate_hz * x)``
-        per step.
-    dt_s: simulation step in seconds (0.001 = 1 ms).
-    inc, dec: Hebbian potentiation / depression amplitudes.
-    beta: threshold scale per layer; layer l fires when ``v_l >= threshold * beta_l``.
-    alpha_scale: multiplies the data-based normalization constants (alpha_l).
-    decay: multiplicative membrane leak per step (tau_m = -dt / ln(decay)).
-    threshold: base threshold (1.0).
-    input_mode: ``"masked_mean"`` (reference: a random (mask_size+1)^2 window
-        of the mean image each step) or ``"poisson"`` (the whole mean image).
-    mask_size: window size minus one (10 -> 11 x 11 pixels).
-    rule: ``"reference"`` weight-dependent Hebbian factor or ``"plain"`` inc/dec.
-    steps_first, steps_per_task: sleep after task k runs
-        ``steps_first + (k - 1) * steps_per_task`` steps.
-    """
-
-    max_rate_hz: float = 239.515363
-    inc: float = 0.032064
-    dec: float = 0.003344
-    beta: tuple[float, ...] = (14.548273, 44.560317, 38.046326)
-    alpha_scale: float = 55.882454
-    decay: float = 0.999
-    threshold: float = 1.0
-    dt_s: float = 0.001
-    input_mode: str = "masked_mean"
-    mask_size: int = 10
-    rule: str = "reference"
-    steps_first: int = 15000
-    steps_per_task: int = 5000
-
-    def __post_init__(self) -> None:
-        self.beta = tuple(float(b) for b in self.beta)
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first out-of-range field."""
-        def positive(name: str, allow_zero: bool = False) -> None:
-            val = getattr(self, name)
-            ok = isinstance(val, (int, float)) and math.isfinite(val) and (val >= 0 if allow_zero else val > 0)
-            if not ok:
-                raise ValueError(f"sleep parameter {name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {val!r}")
-
-        positive("max_rate_hz")
-        positive("dt_s")
-        positive("inc", allow_zero=True)
-        positive("dec", allow_zero=True)
-        positive("alpha_scale", allow_zero=True)
-        positive("threshold")
-        if not (isinstance(self.decay, (int, float)) and 0 < self.decay <= 1):
-            raise ValueError(f"sleep parameter decay must be in (0, 1], got {self.decay!r}")
-        if not self.beta or any(not math.isfinite(b) or b < 0 for b in self.beta):
-            raise ValueError(f"sleep parameter beta must be finite values >= 0, got {self.beta!r}")
-        if self.input_mode not in INPUT_MODES:
-            raise ValueError(f"sleep parameter input_mode must be one of {INPUT_MODES}, got {self.input_mode!r}")
-        if self.rule not in RULES:
-            raise ValueError(f"sleep parameter rule must be one of {RULES}, got {self.rule!r}")
-        for name in ("mask_size", "steps_first", "steps_per_task"):
-            val = getattr(self, name)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
-                raise ValueError(f"sleep parameter {name} must be an integer >= 0, got {val!r}")
-
-    # -------------------------------------------------------------- helpers
-    def steps_for_task(self, k: int) -> int:
-        """Number of sleep steps after task ``k`` (1-based)."""
-        if k < 1:
-            raise ValueError(f"task number must be >= 1, got {k}")
-        return self.steps_first + (k - 1) * self.steps_per_task
-
-    @property
-    def rescale(self) -> float:
-        """``1 / (dt * max_rate)`` of the reference's spike test."""
-        return 1.0 / (self.dt_s * self.max_rate_hz)
-
-    def replace(self, **changes: Any) -> "SleepParams":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["beta"] = list(self.beta)
-        return d
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "SleepParams":
-        """Build from a mapping; a ``preset`` key starts from that preset.
-
-        Unknown keys raise ``ValueError`` naming them.
-        """
-        values = dict(values)
-        base = preset(values.pop("preset")) if "preset" in values else cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown sleep parameter(s) {unknown}; known: {sorted(known)}")
-        return dataclasses.replace(base, **values)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "SleepParams":
-        """Read a TOML or JSON file (the whole file, or its ``[sleep]`` table)."""
-        return cls.from_dict(read_config(path).get("sleep", {}))
-
-
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a ``.toml`` or ``.json`` config file; clear errors for bad files."""
-    path = Path(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise FileNotFoundError(f"cannot read config file {path}: {exc.strerror}") from exc
-    try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text.decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"config file {path} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a table/object at top level")
-    return data
-
-
-#: SRC_SPEC.md section 5, selected by the paper's genetic algorithm
+#: SRC_SPEC.md section 5, selected by the paper's genetic algorithm; ``mnist`` is
+#: also the default of every field it names. ``patches`` is the toy task's.
 PRESETS: dict[str, dict[str, Any]] = {
     "mnist": dict(max_rate_hz=239.515363, inc=0.032064, dec=0.003344,
                   beta=(14.548273, 44.560317, 38.046326), alpha_scale=55.882454),
@@ -154,11 +43,172 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cifar10": dict(max_rate_hz=453.020604, inc=0.078129, dec=0.003005,
                     beta=(8.070491, 0.907842, 1.728840), alpha_scale=4.131109,
                     input_mode="poisson", steps_per_task=0),
+    "patches": dict(max_rate_hz=64.0, inc=0.0035, dec=0.0002, beta=(0.95 * 1.1,), alpha_scale=4.25,
+                    input_mode="poisson", steps_first=30000, steps_per_task=0),
 }
+_DEFAULT = PRESETS["mnist"]
+
+
+# ------------------------------------------------------------- validators
+def _positive(v: Any, name: str) -> Any:
+    return check_float(v, name, min=0, min_open=True, error=SleepParamsError)
+
+
+def _nonnegative(v: Any, name: str) -> Any:
+    return check_float(v, name, min=0, error=SleepParamsError)
+
+
+def _decay(v: Any, name: str) -> Any:
+    return check_float(v, name, min=0, min_open=True, max=1, error=SleepParamsError)
+
+
+def _count(v: Any, name: str) -> int:
+    return check_int(v, name, min=0, error=SleepParamsError)
+
+
+def _beta(v: Any, name: str) -> tuple[float, ...]:
+    return check_float_tuple(v, name, min=0, min_len=1, error=SleepParamsError)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    return lambda v, name: check_choice(v, name, choices, error=SleepParamsError)
+
+
+def _param(default: Any, unit: str, help: str, check: Callable[[Any, str], Any], *,
+           choices: tuple[str, ...] | None = None, aliases: tuple[str, ...] = ()) -> Any:
+    """A :class:`SleepParams` field with its unit, help text, choices, validator and
+    extra command-line spellings (``aliases``, without the leading ``--``)."""
+    return field(default=default, metadata={"unit": unit, "help": help, "check": check, "choices": choices,
+                                            "aliases": aliases})
+
+
+@dataclass
+class SleepParams:
+    """Hyperparameters of one SRC sleep phase (defaults: the paper's MNIST preset).
+
+    Every field's unit, help text, choices and validator are in its metadata
+    (``dataclasses.fields(SleepParams)[i].metadata``); :func:`field_specs` lists
+    them. A pixel of intensity x spikes with probability
+    ``min(1, 2 * dt_s * max_rate_hz * x)`` per step; layer l fires when
+    ``v_l >= threshold * beta_l``; sleep after task k runs
+    ``steps_first + (k - 1) * steps_per_task`` steps.
+    """
+
+    max_rate_hz: float = _param(_DEFAULT["max_rate_hz"], "Hz", "input firing rate of a pixel of intensity 0.5",
+                                _positive, aliases=("max-rate",))
+    inc: float = _param(_DEFAULT["inc"], "1", "Hebbian potentiation amplitude", _nonnegative)
+    dec: float = _param(_DEFAULT["dec"], "1", "Hebbian depression amplitude", _nonnegative)
+    beta: tuple[float, ...] = _param(_DEFAULT["beta"], "1", "threshold scale per layer, one value per weight layer",
+                                     _beta)
+    alpha_scale: float = _param(_DEFAULT["alpha_scale"], "1",
+                                "multiplies the data-based normalization constants alpha_l", _nonnegative)
+    decay: float = _param(0.999, "1/step", "multiplicative membrane leak per step, in (0, 1] "
+                                           "(tau_m = -dt / ln(decay))", _decay)
+    threshold: float = _param(1.0, "1", "base firing threshold", _positive)
+    dt_s: float = _param(0.001, "s", "simulation step", _positive)
+    input_mode: str = _param("masked_mean", "", "sleep input: a random (mask_size+1)^2 window of the mean "
+                                                "image each step, or the whole mean image", _choice(INPUT_MODES),
+                             choices=INPUT_MODES)
+    mask_size: int = _param(10, "pixels", "input window side minus one (10 -> 11 x 11 pixels)", _count)
+    rule: str = _param("reference", "", "Hebbian rule: the reference's weight-dependent factor or plain inc/dec",
+                       _choice(RULES), choices=RULES)
+    steps_first: int = _param(15000, "steps", "sleep steps after task 1", _count)
+    steps_per_task: int = _param(5000, "steps", "extra sleep steps per later task", _count)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field with its validator; :class:`SleepParamsError` names
+        the first bad field (``sleep.<name>``). ``beta`` becomes a tuple of floats."""
+        for f in dataclasses.fields(self):
+            value = f.metadata["check"](getattr(self, f.name), f"sleep.{f.name}")
+            if f.name == "beta":
+                object.__setattr__(self, "beta", value)
+
+    # -------------------------------------------------------------- helpers
+    def steps_for_task(self, k: int) -> int:
+        """Number of sleep steps after task ``k`` (1-based)."""
+        k = check_int(k, "task number", min=1, error=SleepParamsError)
+        return self.steps_first + (k - 1) * self.steps_per_task
+
+    @property
+    def rescale(self) -> float:
+        """``1 / (dt * max_rate)`` of the reference's spike test."""
+        return 1.0 / (self.dt_s * self.max_rate_hz)
+
+    def replace(self, **changes: Any) -> "SleepParams":
+        check_known_keys(changes, "sleep", _FIELD_NAMES, error=SleepParamsError)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["beta"] = list(self.beta)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "SleepParams":
+        """Build from a mapping; a ``preset`` key starts from that preset, the
+        other keys override single fields. Unknown keys raise
+        :class:`SleepParamsError` naming them."""
+        values = check_mapping(values, "sleep", error=SleepParamsError)
+        base = preset(values.pop("preset")) if "preset" in values else cls()
+        check_known_keys(values, "sleep", _FIELD_NAMES, error=SleepParamsError)
+        return dataclasses.replace(base, **values)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "SleepParams":
+        """Read a TOML or JSON file: its ``[sleep]`` table if it has one, else the
+        whole file as a table of parameters (keys: the fields, and ``preset``)."""
+        data = read_config(path)
+        if "sleep" in data:
+            return cls.from_dict(check_mapping(data["sleep"], f"{path}: [sleep]", error=SleepParamsError))
+        return cls.from_dict(data)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(SleepParams))
+
+
+def field_specs() -> list[dataclasses.Field]:
+    """The fields of :class:`SleepParams` with their metadata (``unit``, ``help``,
+    ``choices``, ``check``, ``aliases``), in declaration order."""
+    return list(dataclasses.fields(SleepParams))
+
+
+def as_sleep_params(params: Any, name: str = "params") -> SleepParams:
+    """``params`` if it is a :class:`SleepParams` (validated), else
+    :class:`~bridge.errors.ArgumentTypeError` naming the argument; ``None`` gives the defaults."""
+    if params is None:
+        return SleepParams()
+    if not isinstance(params, SleepParams):
+        hint = " (use SleepParams.from_dict(...) for a mapping)" if isinstance(params, Mapping) else ""
+        raise ArgumentTypeError(f"{name} must be a SleepParams, got {type(params).__name__}{hint}")
+    params.validate()
+    return params
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a ``.toml`` or ``.json`` config file; clear errors for bad files."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigFileError(f"cannot read config file {path}: it is a directory, expected a .toml or .json file")
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigFileError(f"cannot read config file {path}: no such file") from exc
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {exc.strerror}") from exc
+    kind = "JSON" if path.suffix == ".json" else "TOML"
+    try:
+        data = json.loads(text) if kind == "JSON" else tomllib.loads(text.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid {kind}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table/object at top level")
+    return data
 
 
 def preset(name: str) -> SleepParams:
     """The paper's hyperparameters for ``name`` (see :data:`PRESETS`)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown sleep preset {name!r}; choose one of {sorted(PRESETS)}")
+    check_choice(name, "sleep.preset", sorted(PRESETS), error=SleepParamsError)
     return SleepParams(**PRESETS[name])
