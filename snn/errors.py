@@ -50,9 +50,14 @@ class OutputExistsError(SnnError, FileExistsError):
     """A file would be overwritten although ``overwrite=False`` (the default)."""
 
 
+class ToolNotFoundError(SnnError, RuntimeError):
+    """A program an engine option needs (a C++ compiler, ``make``) is not on PATH; the
+    message names it and how to fall back."""
+
+
 __all__ = [
     "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
-    "MissingExtraError", "NeuronSelectionError", "OutputExistsError", "SnnError", "SpikeFileError", "UnknownEngineError", "WrongTypeError",
+    "MissingExtraError", "NeuronSelectionError", "OutputExistsError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
 ]
 
 
