@@ -10,6 +10,7 @@ traceback. The sleep flags are generated from the metadata of
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
@@ -41,6 +42,8 @@ _RUN_FLAGS: dict[str, tuple[str, str]] = {
 #: run flags a ``[patches]`` config honours, as (table, field); the others are refused
 _PATCHES_FLAGS: dict[str, tuple[str, str]] = {"engine": ("patches", "engine")}
 _SLEEP_DEST = "sleep_"
+#: further sub-commands: name -> module with ``add_parser(subparsers, parents)`` and ``run(args) -> int``
+EXTRA_COMMANDS: dict[str, str] = {"analyze": "bridge.analysis.command"}
 
 
 def _sleep_flag_kwargs(f: Any, hints: dict[str, Any]) -> dict[str, Any]:
@@ -75,19 +78,19 @@ def _methods_help() -> str:
             "(default sequential src)")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     engines = ", ".join(snn.available_engines())
     p = argparse.ArgumentParser(prog="sleep-replay", description="Sleep Replay Consolidation for PyTorch networks")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details; print the traceback of errors")
     sub = p.add_subparsers(dest="command", required=True)
+    # -v after the command too; SUPPRESS: a -v before the command is not reset by the subcommand's default
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="log details; print the traceback of errors")
 
     def command(name: str, **kw: Any) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, **kw)
-        # SUPPRESS: a -v before the command is not reset by the subcommand's default
-        c.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                       help="log details; print the traceback of errors")
-        return c
+        return sub.add_parser(name, parents=[verbose], **kw)
 
     r = command("run", help="class-incremental training with and without sleep",
                 description="Train on class-incremental tasks with and without sleep; write a table, "
@@ -120,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("trace", help="reference trace .npz (format: see docs/conformance.md)")
     c.add_argument("--engine", default="fast", help=f"sleep engine: {engines} (default fast)")
     c.add_argument("--dtype", default="float64", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
+    for name, module in EXTRA_COMMANDS.items():
+        importlib.import_module(module).add_parser(sub, parents=[verbose])
     return p
 
 
@@ -212,11 +217,12 @@ COMMANDS = {"run": _cmd_run, "conformance": _cmd_conformance}
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits 2 itself on a bad flag)."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
     try:
-        return COMMANDS[args.command](args)
+        return run(args)
     except USER_ERRORS as exc:  # bad input: one line; anything else is a bug and propagates
         if args.verbose:
             traceback.print_exc()
