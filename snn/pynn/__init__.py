@@ -108,7 +108,9 @@ PyNN 0.13 pitfalls handled here (each has a test)
 
 Each PyNN simulator module holds one network per process: building a second
 engine on the same simulator discards the first one's network (using the first
-one afterwards raises ``RuntimeError``).
+one afterwards raises :class:`~snn.errors.EngineStateError`, a ``RuntimeError``).
+Bad options raise :class:`~snn.errors.EngineOptionError`; a missing PyNN or NEST
+raises :class:`~snn.errors.MissingExtraError` naming the ``pynn`` extra.
 
 Layout (as PyNN's ``pyNN/nest/``, one job per module)
 -----------------------------------------------------
