@@ -1,0 +1,196 @@
+"""Wake-side representations of hidden layers (no spikes): the measures of the paper's
+Figs 4-6 and of the reference code's analysis utilities (SRC_SPEC.md section 7).
+
+Shapes: ``acts`` is ``(n_examples, n_units)`` activations of one layer in test
+mode (:func:`ann.activations.hidden_activations`), ``labels`` ``(n_examples,)``
+integer classes.
+
+Measures
+--------
+* **Class correlation matrix** (reference "activation correlation"): the Pearson
+  correlation of every pair of examples' activation vectors, averaged over the
+  pairs of each class pair ``(a, b)``: a ``(C, C)`` matrix. On the diagonal an
+  example is not paired with itself. Examples whose activations are constant
+  (e.g. all units silent) have no correlation and are left out.
+* **Within-class correlation**: mean of the diagonal; **between-class
+  correlation**: mean of the off-diagonal entries.
+* **Treves-Rolls sparseness** (population sparseness, Treves & Rolls 1991;
+  Rolls & Tovee 1995): per example ``a = (mean_i r_i)^2 / mean_i(r_i^2)`` over the
+  units ``i``; reported as ``1 - a`` (0: all units equally active, towards 1: a
+  few units carry the activity), averaged over examples with any activity.
+* **Active fraction**: fraction of units with activation ``> threshold`` (default
+  0), averaged over examples.
+* **Selective units**: the top-N units by mean activation over a class's (or a
+  task's) examples; ties go to the lower unit index.
+* **Input drive**: a unit's pre-activation ``(W_l h_{l-1})_i``, the summed
+  weighted input from the layer below, averaged over examples.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from torch import nn
+
+from .activations import layer_activations, linear_layers
+from .errors import DataError
+
+
+def _check(acts: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    acts = np.asarray(acts, dtype=np.float64)
+    if acts.ndim != 2 or acts.shape[0] == 0 or acts.shape[1] == 0:
+        raise DataError(f"activations must be a non-empty (n_examples, n_units) array, got shape {acts.shape}")
+    if labels is None:
+        return acts, None
+    labels = np.asarray(labels)
+    if labels.shape != (acts.shape[0],):
+        raise DataError(f"labels must have shape ({acts.shape[0]},) to match the activations, got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"labels must be integers, got dtype {labels.dtype}")
+    return acts, labels
+
+
+def check_data_width(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """``x`` as a 2-D array whose width is the model's input width, else :class:`DataError`."""
+    x = np.asarray(x)
+    n_in = linear_layers(model)[0].in_features
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise DataError(f"data must be a non-empty (n_examples, n_features) array, got shape {x.shape}")
+    if x.shape[1] != n_in:
+        raise DataError(f"data has {x.shape[1]} features but the model takes {n_in} inputs")
+    return x
+
+
+def hidden_layer_activations(model: nn.Module, x: np.ndarray) -> list[np.ndarray]:
+    """Activations of every hidden layer in test mode: one ``(n, width_l)`` float64
+    array per hidden layer (after ReLU and the test-time dropout scale)."""
+    x = check_data_width(model, x)
+    n_hidden = len(linear_layers(model)) - 1
+    if n_hidden < 1:
+        return []
+    return [a.astype(np.float64) for a in layer_activations(model, x, n_layers=n_hidden)]
+
+
+def activations_by_class(acts: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """``{class: (n_c, n_units) activations}`` in ascending class order."""
+    acts, labels = _check(acts, labels)
+    return {int(c): acts[labels == c] for c in np.unique(labels)}
+
+
+def class_mean_activations(acts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, means)``: the sorted classes and the ``(C, n_units)`` mean activation per class."""
+    by_class = activations_by_class(acts, labels)
+    return np.array(list(by_class)), np.stack([a.mean(0) for a in by_class.values()])
+
+
+def class_correlation_matrix(acts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, R)``: ``R[a, b]`` is the mean Pearson correlation between the
+    activation vectors of an example of class ``a`` and one of class ``b`` (distinct
+    examples); ``NaN`` where no pair exists (e.g. one example of a class)."""
+    acts, labels = _check(acts, labels)
+    centred = acts - acts.mean(1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=1)
+    valid = norm > 0
+    z = np.zeros_like(centred)
+    z[valid] = centred[valid] / norm[valid, None]
+    classes = np.unique(labels)
+    onehot = ((labels[:, None] == classes[None, :]) & valid[:, None]).astype(np.float64)  # (n, C)
+    proj = onehot.T @ z  # (C, n_units): summed unit vectors per class
+    sums = proj @ proj.T  # sum of r over all ordered pairs (self pairs included)
+    n_c = onehot.sum(0)
+    pairs = np.outer(n_c, n_c)
+    np.fill_diagonal(sums, np.diag(sums) - n_c)  # remove the self pairs (r = 1 each)
+    np.fill_diagonal(pairs, n_c * (n_c - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(pairs > 0, sums / np.where(pairs > 0, pairs, 1), np.nan)
+    return classes, r
+
+
+def within_between(r: np.ndarray) -> dict[str, float]:
+    """``{"within": mean of the diagonal, "between": mean off the diagonal}`` of a
+    class correlation matrix (NaN entries ignored)."""
+    r = np.asarray(r, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 2:
+        raise DataError(f"a class correlation matrix must be square with >= 2 classes, got shape {r.shape}")
+    off = ~np.eye(len(r), dtype=bool)
+    return {"within": float(np.nanmean(np.diag(r))), "between": float(np.nanmean(r[off]))}
+
+
+def treves_rolls_sparseness(acts: np.ndarray) -> float:
+    """Mean over examples of ``1 - (mean_i r_i)^2 / mean_i(r_i^2)`` (population
+    sparseness; examples without activity are left out; NaN if none has any)."""
+    acts, _ = _check(acts)
+    sq = (acts**2).mean(1)
+    active = sq > 0
+    if not active.any():
+        return float("nan")
+    a = acts[active].mean(1) ** 2 / sq[active]
+    return float(np.mean(1.0 - a))
+
+
+def active_fraction(acts: np.ndarray, threshold: float = 0.0) -> float:
+    """Mean over examples of the fraction of units with activation ``> threshold``."""
+    acts, _ = _check(acts)
+    return float((acts > threshold).mean())
+
+
+def top_units(mean_activation: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest entries of ``mean_activation`` (ties: lower index
+    first), in descending order of activation."""
+    m = np.asarray(mean_activation, dtype=np.float64).reshape(-1)
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= m.size:
+        raise DataError(f"top-N must be an integer in [1, {m.size}], got {n!r}")
+    return np.argsort(-m, kind="stable")[:n]
+
+
+def class_selective_units(acts: np.ndarray, labels: np.ndarray, n: int) -> dict[int, np.ndarray]:
+    """``{class: the top-n units by mean activation over that class's examples}``."""
+    classes, means = class_mean_activations(acts, labels)
+    return {int(c): top_units(m, n) for c, m in zip(classes, means)}
+
+
+def task_selective_units(acts: np.ndarray, labels: np.ndarray, class_groups: Sequence[Sequence[int]],
+                         n: int) -> list[np.ndarray]:
+    """Per task (a group of classes), the top-n units by mean activation over the
+    task's examples."""
+    acts, labels = _check(acts, labels)
+    out = []
+    for k, group in enumerate(class_groups):
+        mask = np.isin(labels, list(group))
+        if not mask.any():
+            raise DataError(f"task {k + 1} (classes {list(group)}) has no examples in the data")
+        out.append(top_units(acts[mask].mean(0), n))
+    return out
+
+
+def mean_input_drive(model: nn.Module, x: np.ndarray) -> list[np.ndarray]:
+    """Per layer (hidden layers and output), the ``(width_l,)`` mean over ``x`` of the
+    input drive ``(W_l h_{l-1})_i`` (test mode; ``h_0 = x``)."""
+    x = check_data_width(model, x)
+    linears = linear_layers(model)
+    acts = layer_activations(model, x)  # every layer; layer l's input is acts[l - 1]
+    inputs = [np.asarray(x, dtype=np.float64)] + [a.astype(np.float64) for a in acts[:-1]]
+    out = []
+    for lin, h in zip(linears, inputs):
+        w = lin.weight.detach().cpu().double().numpy()
+        drive = h.mean(0) @ w.T  # mean of a linear map = map of the mean
+        if lin.bias is not None:
+            drive = drive + lin.bias.detach().cpu().double().numpy()
+        out.append(drive)
+    return out
+
+
+def representation_summary(acts: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The scalar measures of one layer: within- and between-class correlation,
+    Treves-Rolls sparseness (1 - a) and the active fraction."""
+    _, r = class_correlation_matrix(acts, labels)
+    wb = within_between(r)
+    return {"within_class_correlation": wb["within"], "between_class_correlation": wb["between"],
+            "treves_rolls_sparseness": treves_rolls_sparseness(acts), "active_fraction": active_fraction(acts)}
+
+
+__all__ = [
+    "activations_by_class", "active_fraction", "check_data_width", "class_correlation_matrix",
+    "class_mean_activations", "class_selective_units", "hidden_layer_activations", "mean_input_drive",
+    "representation_summary", "task_selective_units", "top_units", "treves_rolls_sparseness", "within_between",
+]
