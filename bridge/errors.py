@@ -61,11 +61,16 @@ class MissingModelsError(AnalysisError, FileNotFoundError):
     which file is missing and how to make it)."""
 
 
+class ClusterError(BridgeError, RuntimeError):
+    """A Dask cluster that cannot run an experiment: unreachable scheduler, no workers,
+    a worker without the package, the data or write access to the results folder."""
+
+
 #: exception types the CLI reports as one-line user errors (exit code 2)
 USER_ERRORS: tuple[type[BaseException], ...] = (AnnError, SnnError, BridgeError)
 
 __all__ = [
-    "AnalysisError", "MissingModelsError",
+    "AnalysisError", "ClusterError", "MissingModelsError",
     "ArgumentTypeError", "BridgeError", "ConfigError", "ConfigFileError", "ModelError", "ResultsDirError",
     "SleepDataError", "SleepParamsError", "TraceError", "USER_ERRORS", "UnsupportedOperationError",
 ]
