@@ -1,0 +1,64 @@
+"""snn.export.pynn_script: a standalone PyNN model (data file + script) of the frozen network."""
+import ast
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import snn
+from snn.errors import OutputExistsError
+from snn.export.pynn_script import SCRIPT, network_arrays, read_pynn_spikes, write_pynn_model
+
+from .conftest import random_input, random_network
+
+#: what the standalone script may import: the standard library, NumPy and PyNN
+ALLOWED_IMPORTS = {"argparse", "importlib", "os", "sys", "warnings", "numpy", "pyNN"}
+
+
+def frozen_network() -> snn.SleepNetwork:
+    net = random_network()
+    net.inc = net.dec = 0.0
+    return net
+
+
+def test_script_needs_only_numpy_and_pynn():
+    imported = set()
+    for node in ast.walk(ast.parse(SCRIPT)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+    assert "import_module(f\"pyNN.{args.simulator}\")" in SCRIPT
+
+
+def test_data_file_in_mv_with_both_threshold_forms(tmp_path):
+    net = frozen_network()
+    arrays = network_arrays(net)
+    for l, w in enumerate(net.weights, start=1):
+        assert np.array_equal(arrays[f"weights_{l}"], net.alpha[l - 1] * w)
+    assert np.array_equal(arrays["threshold"], net.threshold)
+    assert np.array_equal(np.nextafter(arrays["threshold_strict"], np.inf), net.threshold)
+    assert np.exp(-net.dt_ms / float(arrays["tau_m_ms"])) == pytest.approx(net.decay, rel=1e-15)
+    write_pynn_model(tmp_path, net)
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
+        write_pynn_model(tmp_path, net)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["network.npz", "run_pynn.py"]
+
+
+def test_standalone_script_on_nest_reproduces_frozen_spikes(tmp_path):
+    net = frozen_network()
+    spikes = random_input(steps=300)
+    model = tmp_path / "model"
+    paths = write_pynn_model(model, net, spikes)
+    out = tmp_path / "spikes.npz"
+    # run from another folder, as a user would, with the environment's python
+    proc = subprocess.run([sys.executable, str(paths["script"]), "--simulator", "nest", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = read_pynn_spikes(out)
+    ref = snn.get_engine("fast").build(net).run(spikes).spikes
+    assert ref[-1].indices.size > 0 and ref[1].indices.size > 0
+    for layer, (a, b) in enumerate(zip(ref, got)):
+        assert a == b, f"layer {layer}: {a.indices.size} spikes (fast) vs {b.indices.size} (PyNN script on NEST)"
