@@ -177,7 +177,8 @@ def read_npz(path: str | os.PathLike, what: str = "archive", required: tuple[str
     if head.startswith(_NPY_MAGIC):
         raise DataError(f"{what} {path} is a single .npy array, not an npz archive (write it with numpy.savez)")
     if not head.startswith(_ZIP_MAGIC):
-        raise DataError(f"{what} {path} is not an npz archive (numpy.savez output)")
+        raise DataError(f"{path} is not a readable .npz {what}: not an npz archive (a zip of .npy arrays, "
+                        "as numpy.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -149,3 +149,16 @@ def test_training_bad_input():
         train_task(model, np.full((10, 784), np.nan), y)
     with pytest.raises(ValueError, match="lr"):
         train_task(model, x, y, TrainConfig(lr=-1))
+
+
+def test_model_and_training_settings_are_not_coerced():
+    from ann.errors import TrainingConfigError, TrainingDivergedError
+
+    for sizes in ([784, 32.5, 10], [784, True, 10], "784", [784]):
+        with pytest.raises(TrainingConfigError, match="sizes"):
+            SleepMLP(sizes)
+    for bad in (dict(epochs=2.5), dict(batch_size=True), dict(lr="0.1"), dict(momentum=float("nan")),
+                dict(n_classes=0)):
+        with pytest.raises(TrainingConfigError, match=next(iter(bad))):
+            TrainConfig(**bad).validate()
+    assert issubclass(TrainingDivergedError, FloatingPointError)

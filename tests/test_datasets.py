@@ -15,7 +15,7 @@ import pytest
 from ann import load_dataset, load_feature_file
 from ann.data import fashion_mnist_dir
 from ann.download import ChecksumError, download_mnist
-from bridge.experiment import ExperimentConfig, load_tasks
+from bridge.experiments import ExperimentConfig, load_tasks
 
 from .test_ann import make_idx_folder
 
@@ -135,3 +135,26 @@ def test_cross_modal_sequence_shares_outputs():
     with pytest.raises(ValueError, match="task_datasets has 1 entries for 2 class groups"):
         ExperimentConfig.from_dict({"experiment": {"task_datasets": ["mnist-subset"],
                                                    "class_groups": [[0], [1]]}})
+
+
+def test_data_file_messages_point_the_right_way(tmp_path):
+    """A text file, a folder or a .npy file given as .npz, and a file given as data folder."""
+    from ann.errors import DataError, DataFileNotFoundError
+
+    (tmp_path / "text.npz").write_text("x_train,y_train\n1,2\n")
+    with pytest.raises(DataError, match="not an npz archive") as exc:
+        load_feature_file(tmp_path / "text.npz")
+    assert "pickled" not in str(exc.value)
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(DataError, match="is a directory"):
+        load_feature_file(tmp_path / "folder.npz")
+    np.save(tmp_path / "array.npy", np.ones(3))
+    with pytest.raises(DataError, match=r"single \.npy array, not an npz archive"):
+        load_feature_file(tmp_path / "array.npy")
+    with pytest.raises(DataError, match="is a file, expected a folder"):
+        load_dataset("mnist", tmp_path / "text.npz")
+    with pytest.raises(DataFileNotFoundError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "nowhere")
+    with pytest.raises(DataError, match="is a directory"):
+        from ann import read_idx
+        read_idx(tmp_path / "folder.npz")
