@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from bridge.experiment import ExperimentConfig, format_table, run_experiment
+from bridge.experiments import ExperimentConfig, format_table, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 

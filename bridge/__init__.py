@@ -27,3 +27,16 @@ __all__ = [
     "import_weights", "layer_output_maxima", "make_input_spikes", "mean_image", "preset",
     "read_config", "sleep", "window_pixels",
 ]
+
+#: the experiment harness (bridge.experiments), imported on first use
+_EXPERIMENT_NAMES = ("ExperimentConfig", "MethodSpec", "PAPER_RESULTS", "PatchesConfig", "format_table",
+                     "load_tasks", "parse_method", "run_cell", "run_experiment", "run_patches")
+__all__ += list(_EXPERIMENT_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _EXPERIMENT_NAMES:
+        from . import experiments
+
+        return getattr(experiments, name)
+    raise AttributeError(f"module 'bridge' has no attribute {name!r}")

@@ -163,3 +163,18 @@ def test_unknown_method_and_options():
         make_learner("hat", small_model(), TrainConfig())
     with pytest.raises(ValueError, match="unknown option"):
         make_learner("ewc", small_model(), TrainConfig(), lam=3)
+
+
+def test_joint_training_is_one_experience_of_all_tasks(tasks):
+    joint = make_learner("parallel", small_model(), TrainConfig(), epochs=2)
+    stream = joint.experiences(tasks[:3])
+    assert len(stream) == 1 and stream[0].n_tasks == 3 and len(stream[0].y) == 900
+    assert set(np.unique(stream[0].y)) == {0, 1, 2, 3, 4, 5}
+    plain = make_learner("sequential", small_model(), TrainConfig())
+    assert [e.n_tasks for e in plain.experiences(tasks[:3])] == [1, 1, 1]
+    joint.learn_task(stream[0].x, stream[0].y, epochs=7, seed=0)  # the option epochs=2 wins
+    plain.learn_task(stream[0].x, stream[0].y, epochs=2, seed=0)
+    for a, b in zip(joint.model.parameters(), plain.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="option epochs"):
+        make_learner("parallel", small_model(), TrainConfig(), epochs=0)

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from bridge.experiment import ExperimentConfig
+from bridge.experiments import ExperimentConfig
 
 SMALL = """
 [experiment]
@@ -112,12 +112,23 @@ def test_bad_config_files(tmp_path):
     assert proc.returncode == 2 and "cannot read config file" in proc.stderr
 
 
+def test_method_grammar():
+    from bridge.experiments import parse_method
+    spec = parse_method("icarl+src(memory=100)", {"icarl": {"memory": 5}, "src": {}})
+    assert (spec.base, spec.sleep, spec.options) == ("icarl", True, {"memory": 100})
+    assert parse_method("src").base == "sequential" and parse_method("parallel").base == "parallel"
+    with pytest.raises(ValueError, match="not a method"):
+        parse_method("parallel+src")
+    with pytest.raises(ValueError, match="option epochs"):
+        ExperimentConfig.from_dict({"experiment": {"methods": ["parallel(epochs=0)"]}})
+
+
 def test_shipped_configs_parse():
     from pathlib import Path
     configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
     assert configs
     from bridge.params import read_config
-    from bridge.patches import PatchesConfig
+    from bridge.experiments import PatchesConfig
     for path in configs:
         if "patches" in read_config(path):
             PatchesConfig.from_dict(read_config(path))

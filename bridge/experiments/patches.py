@@ -1,4 +1,4 @@
-"""The patches experiment (SRC_SPEC.md section 5, toy task): forgetting and
+"""The patches toy task harness (SRC_SPEC.md section 5): forgetting and
 recovery by sleep as a function of the overlap between the images."""
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from tqdm import tqdm
 from ann import SleepMLP, TrainConfig, accuracy, train_task
 from ann.patches import make_patches, patches_tasks
 
-from .params import SleepParams
-from .results_io import atomic_write, prepare_output_dir, write_json
-from .sleep import sleep
+from ..errors import ConfigError
+from ..params import SleepParams, preset
+from ..sleep import sleep
+from .results_io import archive_files, atomic_write, results_dir, results_lock, write_json
 
 logger = logging.getLogger(__name__)
 
-#: SRC_SPEC.md section 5
-PATCHES_SLEEP = SleepParams(max_rate_hz=64.0, inc=0.0035, dec=0.0002, beta=(0.95 * 1.1,), alpha_scale=4.25,
-                            input_mode="poisson", steps_first=30000, steps_per_task=0)
+#: SRC_SPEC.md section 5 (the numbers live in bridge.params.PRESETS["patches"])
+PATCHES_SLEEP = preset("patches")
 
 
 @dataclass
@@ -51,11 +51,11 @@ class PatchesConfig:
         known = {f for f in cls.__dataclass_fields__} - {"sleep"}
         bad = sorted(set(values) - known)
         if bad:
-            raise ValueError(f"unknown patches field(s) {bad}; known: {sorted(known)}")
+            raise ConfigError(f"unknown patches field(s) {bad}; known: {sorted(known)}")
         sleep_values = {**PATCHES_SLEEP.to_dict(), **data.get("sleep", {})}
         cfg = cls(**values, sleep=SleepParams.from_dict(sleep_values))
         if not cfg.overlaps or cfg.trials < 1:
-            raise ValueError("patches.overlaps must be non-empty and patches.trials >= 1")
+            raise ConfigError("patches.overlaps must be non-empty and patches.trials >= 1")
         for ov in cfg.overlaps:  # fail before any training
             make_patches(ov, cfg.width)
         return cfg
@@ -83,26 +83,30 @@ def run_trial(cfg: PatchesConfig, overlap: int, trial: int) -> dict[str, float]:
 
 
 def run_patches(cfg: PatchesConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Sweep the overlaps; write ``summary.json``, ``summary.md`` and ``patches_overlap.png``."""
-    from . import __version__
+    """Sweep the overlaps; write ``summary.json``, ``summary.md`` and ``patches_overlap.png``
+    (earlier ones are archived). ``out_dir`` is locked for the run
+    (:class:`~bridge.errors.ResultsDirError` if another run holds it)."""
+    from .. import __version__
+    from .plots import plot_patches
 
     t0 = time.perf_counter()
-    out = prepare_output_dir(out_dir, ["summary.json", "summary.md", "patches_overlap.png"])
-    rows = []
-    for ov in tqdm(cfg.overlaps, desc="overlaps", disable=not progress):
-        trials = [run_trial(cfg, ov, t) for t in range(cfg.trials)]
-        rows.append({"overlap": ov, **{k: float(np.mean([t[k] for t in trials])) for k in trials[0]},
-                     "trials": trials})
-    summary = {"package_version": __version__, "config": {**asdict(cfg), "sleep": cfg.sleep.to_dict()},
-               "rows": rows, "wall_time_s": time.perf_counter() - t0}
-    write_json(out / "summary.json", summary)
-    lines = ["| overlap | task 1 after task 1 | task 1 after task 2 | task 1 after sleep | task 2 after sleep |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['overlap']} | {r['task1_after_task1']:.0f} | {r['task1_after_task2']:.0f} | "
-              f"{r['task1_after_sleep']:.0f} | {r['task2_after_sleep']:.0f} |" for r in rows]
-    table = "\n".join(lines) + "\n"
-    atomic_write(out / "summary.md", lambda p: p.write_text(table))
-    from .plots import plot_patches
-    plot_patches(rows, out / "patches_overlap.png")
+    out = results_dir(out_dir)
+    with results_lock(out):
+        archive_files(out, ["summary.json", "summary.md", "patches_overlap.png"])
+        rows = []
+        for ov in tqdm(cfg.overlaps, desc="overlaps", disable=not progress):
+            trials = [run_trial(cfg, ov, t) for t in range(cfg.trials)]
+            rows.append({"overlap": ov, **{k: float(np.mean([t[k] for t in trials])) for k in trials[0]},
+                         "trials": trials})
+        summary = {"package_version": __version__, "config": {**asdict(cfg), "sleep": cfg.sleep.to_dict()},
+                   "rows": rows, "wall_time_s": time.perf_counter() - t0}
+        write_json(out / "summary.json", summary)
+        lines = ["| overlap | task 1 after task 1 | task 1 after task 2 | task 1 after sleep | task 2 after sleep |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {r['overlap']} | {r['task1_after_task1']:.0f} | {r['task1_after_task2']:.0f} | "
+                  f"{r['task1_after_sleep']:.0f} | {r['task2_after_sleep']:.0f} |" for r in rows]
+        table = "\n".join(lines) + "\n"
+        atomic_write(out / "summary.md", lambda p: p.write_text(table))
+        plot_patches(rows, out / "patches_overlap.png")
     summary["table"] = table
     return summary

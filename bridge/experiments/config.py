@@ -1,0 +1,212 @@
+"""What an experiment runs: the :class:`ExperimentConfig` schema and its checks.
+
+Read from a TOML/JSON file with tables ``[experiment]``, ``[train]``,
+``[sleep]`` and ``[method_options.<method>]`` (see ``configs/``). The harness
+never changes a caller's config: :meth:`ExperimentConfig.resolved` returns the
+validated copy a run works on.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import snn
+from ann import CLASS_PAIRS, DATASETS, SleepMLP, TrainConfig
+from ann.baselines import LEARNERS
+
+from ..errors import ConfigError
+from ..params import PRESETS, SleepParams, preset, read_config
+from ..validation import check_distinct_methods, check_experiment_fields, check_mapping
+from .methods import MethodSpec, parse_method
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, not a bool (``True`` is not a seed or a width)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclass
+class ExperimentConfig:
+    """What to run. Read from a TOML/JSON file with tables ``[experiment]``,
+    ``[train]``, ``[sleep]`` and ``[method_options.<method>]`` (see ``configs/``)."""
+
+    dataset: str = "mnist-subset"
+    data_dir: str | None = None
+    #: data folder per dataset name, for sequences of several data sets
+    data_dirs: dict[str, str] = field(default_factory=dict)
+    #: for cross-modal sequences: the data set of each task (overrides ``dataset``)
+    task_datasets: list[str] | None = None
+    #: download MNIST into ``data_dir`` if it is missing (checksums verified)
+    download: bool = False
+    split_seed: int = 0
+    class_groups: list[list[int]] = field(default_factory=lambda: [list(g) for g in CLASS_PAIRS])
+    max_train_per_task: int | None = None
+    sizes: list[int] = field(default_factory=lambda: [784, 1200, 1200, 10])
+    #: initial weights uniform in [-init_range, init_range] (reference 0.01)
+    init_range: float = 0.01
+    #: hidden-layer dropout (reference 0.25, non-inverted)
+    dropout: float = 0.25
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    methods: list[str] = field(default_factory=lambda: ["sequential", "src"])
+    engine: str = "fast"
+    dtype: str = "float64"
+    #: SGD updates per task; sets the epochs when ``train.epochs`` is 0.
+    #: The reference does 2 epochs of 5000 examples in batches of 100 = 100.
+    updates_per_task: int = 100
+    #: name of the paper row to print next to the results (default from the data set)
+    paper_row: str | None = None
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=0))
+    sleep: SleepParams = field(default_factory=lambda: preset("mnist"))
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- checks
+    def method_specs(self) -> list[MethodSpec]:
+        return [parse_method(m, self.method_options) for m in self.methods]
+
+    def validate(self) -> None:
+        """Raise :class:`~bridge.errors.ConfigError` (a ``ValueError``) naming the
+        first bad field, before any training."""
+        check_experiment_fields(self)  # every field's type and range (bridge.validation)
+        for name in self.task_datasets or [self.dataset]:
+            if name not in DATASETS:
+                raise ConfigError(f"experiment.dataset: unknown dataset {name!r}; choose one of {DATASETS}")
+        names = list(dict.fromkeys(self.task_datasets or [self.dataset]))
+        if self.data_dir is not None and len([n for n in names if n != "mnist-subset"]) > 1:
+            raise ConfigError("experiment.data_dir is ambiguous with several data sets; name each folder in "
+                              "experiment.data_dirs = {mnist = '...', fashion-mnist = '...'}")
+        unknown_dirs = sorted(set(self.data_dirs) - set(names))
+        if unknown_dirs:
+            raise ConfigError(f"experiment.data_dirs names data set(s) {unknown_dirs} the run does not use")
+        if self.task_datasets is not None and len(self.task_datasets) != len(self.class_groups):
+            raise ConfigError(f"experiment.task_datasets has {len(self.task_datasets)} entries for "
+                              f"{len(self.class_groups)} class groups")
+        if not isinstance(self.methods, (list, tuple)) or not self.methods:
+            raise ConfigError(f"experiment.methods must be a non-empty list of method names, got {self.methods!r}")
+        specs = self.method_specs()
+        check_distinct_methods(specs)  # e.g. src and sequential+src
+        labels = [s.label for s in specs]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"experiment.methods lists a method twice: {labels}")
+        for s in specs:  # instantiating a learner checks its options
+            LEARNERS[s.base](SleepMLP((2, 2)), TrainConfig(), **s.learner_options)
+            if "sleep_preset" in s.options and s.options["sleep_preset"] not in PRESETS:
+                raise ConfigError(f"method_options.{s.label}.sleep_preset: unknown preset "
+                                  f"{s.options['sleep_preset']!r}; choose one of {sorted(PRESETS)}")
+        if (not isinstance(self.seeds, (list, tuple)) or not self.seeds or not all(_is_int(s) for s in self.seeds)
+                or len(set(self.seeds)) != len(self.seeds)):
+            raise ConfigError(f"experiment.seeds must be distinct integers, got {self.seeds}")
+        if self.engine not in snn.available_engines():
+            raise ConfigError(f"experiment.engine: unknown engine {self.engine!r}; "
+                              f"available: {snn.available_engines()}")
+        if self.dtype not in ("float64", "float32"):
+            raise ConfigError(f"experiment.dtype must be float64 or float32, got {self.dtype!r}")
+        if (not isinstance(self.sizes, (list, tuple)) or len(self.sizes) < 2
+                or any(not _is_int(s) or s < 1 for s in self.sizes)):
+            raise ConfigError(f"experiment.sizes must list >= 2 positive integer widths, got {self.sizes}")
+        if len(self.sleep.beta) != len(self.sizes) - 1:
+            raise ConfigError(f"sleep.beta has {len(self.sleep.beta)} values for {len(self.sizes) - 1} layers of experiment.sizes")
+        if not self.init_range > 0:
+            raise ConfigError(f"experiment.init_range must be > 0, got {self.init_range}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"experiment.dropout must be in [0, 1), got {self.dropout}")
+        if self.updates_per_task < 1:
+            raise ConfigError(f"experiment.updates_per_task must be >= 1, got {self.updates_per_task}")
+        if self.train.epochs < 0:
+            raise ConfigError(f"train.epochs must be >= 0 (0 = from updates_per_task), got {self.train.epochs}")
+        TrainConfig(**{**dataclasses.asdict(self.train), "epochs": max(self.train.epochs, 1)}).validate()
+        n_classes = max(max(g) for g in self.class_groups) + 1
+        if n_classes > self.sizes[-1]:
+            raise ConfigError(f"experiment.sizes[-1] = {self.sizes[-1]} outputs cannot hold {n_classes} classes")
+
+    def resolved(self) -> "ExperimentConfig":
+        """A validated deep copy ready to run (``train.n_classes`` set to the
+        number of outputs). ``self`` is left unchanged."""
+        self.validate()
+        cfg = copy.deepcopy(self)
+        cfg.train.n_classes = cfg.sizes[-1]
+        return cfg
+
+    # --------------------------------------------------------------- derived
+    def data_dir_for(self, name: str) -> str | None:
+        """The folder (or file) of dataset ``name``: ``data_dirs[name]``, else
+        ``data_dir`` when ``name`` is the only data set of the run that reads files."""
+        if name in self.data_dirs:
+            return self.data_dirs[name]
+        readers = [n for n in dict.fromkeys(self.task_datasets or [self.dataset]) if n != "mnist-subset"]
+        return self.data_dir if readers == [name] else None
+
+    def epochs_for(self, n_examples: int, n_tasks: int = 1) -> int:
+        """Epochs over ``n_examples`` (the data of ``n_tasks`` tasks): ``train.epochs``,
+        or as many as ``updates_per_task * n_tasks`` SGD updates need."""
+        if self.train.epochs:
+            return self.train.epochs
+        return math.ceil(self.updates_per_task * n_tasks / math.ceil(n_examples / self.train.batch_size))
+
+    def sleep_params_for(self, spec: MethodSpec) -> SleepParams:
+        """The sleep of method ``spec``: ``[sleep]``, or its ``sleep_preset`` with the run's sleep lengths."""
+        name = spec.options.get("sleep_preset")
+        if name is None:
+            return self.sleep
+        return preset(name).replace(steps_first=self.sleep.steps_first, steps_per_task=self.sleep.steps_per_task)
+
+    @property
+    def row(self) -> str:
+        """The paper row the results are compared with."""
+        if self.paper_row:
+            return self.paper_row
+        names = self.task_datasets or [self.dataset]
+        names = ["mnist" if n.startswith("mnist") else n for n in dict.fromkeys(names)]
+        return "->".join(names)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["sleep"] = self.sleep.to_dict()
+        return d
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the results (not the seeds, methods or paper row)."""
+        d = self.to_dict()
+        for k in ("seeds", "methods", "paper_row"):
+            d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExperimentConfig":
+        """Build from the tables of a config file; unknown tables or fields raise
+        :class:`~bridge.errors.ConfigError` naming them."""
+        data = dict(data)
+        unknown_tables = sorted(set(data) - {"experiment", "train", "sleep", "method_options"})
+        if unknown_tables:
+            raise ConfigError(f"unknown config table(s) {unknown_tables}; "
+                              "use [experiment], [train], [sleep], [method_options.NAME]")
+        exp = check_mapping(data.get("experiment", {}), "[experiment]")
+        known = {f.name for f in dataclasses.fields(cls)} - {"train", "sleep", "method_options"}
+        bad = sorted(set(exp) - known)
+        if bad:
+            raise ConfigError(f"unknown experiment field(s) {bad}; known: {sorted(known)}")
+        train = check_mapping(data.get("train", {}), "[train]")
+        tknown = {f.name for f in dataclasses.fields(TrainConfig)}
+        bad = sorted(set(train) - tknown)
+        if bad:
+            raise ConfigError(f"unknown train field(s) {bad}; known: {sorted(tknown)}")
+        train.setdefault("epochs", 0)
+        sleep_values = check_mapping(data.get("sleep", {}), "[sleep]")
+        sleep_values.setdefault("preset", "mnist")
+        options = data.get("method_options", {})
+        if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+            raise ConfigError("method_options must be tables [method_options.NAME]")
+        cfg = cls(**exp, train=TrainConfig(**train), sleep=SleepParams.from_dict(sleep_values),
+                  method_options={k: dict(v) for k, v in options.items()})
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_file(cls, path: str) -> "ExperimentConfig":
+        return cls.from_dict(read_config(path))

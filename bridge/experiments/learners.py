@@ -1,0 +1,29 @@
+"""The wake side of a cell: a fresh network and the learner of a method.
+
+Every learner of :data:`ann.baselines.LEARNERS` is built the same way, joint
+training (``parallel``) included; all methods of a seed share the initial
+weights (the model's generator is seeded with the seed).
+"""
+from __future__ import annotations
+
+import torch
+
+from ann import SleepMLP
+from ann.baselines import LEARNERS, ContinualLearner, make_learner
+
+from .config import ExperimentConfig
+from .methods import MethodSpec
+
+
+def new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
+    """A fresh ``cfg.sizes`` no-bias MLP with initial weights from ``seed``; a linear
+    output layer when ``logits`` or the loss is cross-entropy, else ReLU (the reference)."""
+    out_act = "linear" if logits or cfg.train.loss == "ce" else "relu"
+    return SleepMLP(cfg.sizes, output_activation=out_act, generator=torch.Generator().manual_seed(int(seed)),
+                    init_range=cfg.init_range, dropout=cfg.dropout)
+
+
+def build_learner(cfg: ExperimentConfig, spec: MethodSpec, seed: int) -> ContinualLearner:
+    """The learner of method ``spec`` on a fresh network for ``seed``."""
+    cls = LEARNERS[spec.base]
+    return make_learner(spec.base, new_model(cfg, seed, cls.needs_logits), cfg.train, **spec.learner_options)
