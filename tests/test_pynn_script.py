@@ -62,3 +62,17 @@ def test_standalone_script_on_nest_reproduces_frozen_spikes(tmp_path):
     assert ref[-1].indices.size > 0 and ref[1].indices.size > 0
     for layer, (a, b) in enumerate(zip(ref, got)):
         assert a == b, f"layer {layer}: {a.indices.size} spikes (fast) vs {b.indices.size} (PyNN script on NEST)"
+
+
+def test_projection_save_on_nest_scales_weights_by_1e3(tmp_path):
+    """The pitfall docs/neuromorphic.md warns about: PyNN 0.13's ``Projection.save`` on
+    NEST writes IF_curr_delta weights 1000x too small; ``network.npz`` holds them in mV."""
+    net = frozen_network()
+    engine = snn.get_engine("pynn.nest", plasticity="frozen").build(net)
+    excitatory = engine.projections[0][0]
+    excitatory.save("weight", str(tmp_path / "w.txt"), format="array")
+    saved = np.loadtxt(tmp_path / "w.txt")                  # (pre, post), NaN where not connected
+    mv = network_arrays(net)["weights_1"].T
+    used = ~np.isnan(saved) & (mv > 0)
+    assert used.sum() > 10
+    assert np.allclose(saved[used], 1e-3 * mv[used], rtol=1e-12)
