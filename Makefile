@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # the CPU wheel of torch must be installed before anything that depends on it,
-# otherwise pip pulls the CUDA build (several GB)
+# otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
 .PHONY: demo test install install-test bench conformance clean fashion-mnist
@@ -15,16 +15,13 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(TORCH)
-	$(BIN)/pip install -e .
-	touch $@
-
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -e ".[test]"
+	# demo and tests use every engine: every simulator extra (brian2, pynn, neo) and the test tools
+	$(BIN)/pip install -e ".[all,test]"
 	touch $@
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: install
 
 demo: install
 	$(BIN)/sleep-replay run configs/demo.toml --out results/demo

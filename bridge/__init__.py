@@ -20,8 +20,11 @@ from .normalization import data_based_normalization
 from .params import INPUT_MODES, PRESETS, RULES, SleepParams, preset, read_config
 from .sleep import SleepNetworkSpec, SleepOutcome, build_sleep_network, sleep
 from .sleep_input import make_input_spikes, mean_image, window_pixels
+from .calibration import Calibration, RateTargets, calibrate
+from .replay import ReplayReport, SleepReplay
 
 __all__ = [
+    "Calibration", "RateTargets", "ReplayReport", "SleepReplay", "calibrate",
     "INPUT_MODES", "PRESETS", "RULES", "SleepNetworkSpec", "SleepOutcome", "SleepParams",
     "build_sleep_network", "check_model", "data_based_normalization", "export_weights",
     "import_weights", "layer_output_maxima", "make_input_spikes", "mean_image", "preset",

@@ -1,0 +1,141 @@
+"""SRC in a user's own training loop: plain nn.Sequential, cross-entropy, SleepReplay after each task.
+
+Networks on the embedded MNIST subset (5 class-incremental tasks of 2 digits):
+
+* ``notebook``: 784-400-400-10 with the MNIST preset (the notebook's loop);
+* ``1hidden``: 784-400-10 and ``4hidden``: 784-400-400-400-400-10 with
+  calibrated parameters (no preset fits their depth).
+
+Each runs 3 seeds with and without sleep (the same loop, the same seeds) and
+writes ``results/paper/own_loop/<name>.json`` (``--out`` to change). The
+``--memory N`` option repeats the notebook network with the bounded-memory
+mode (a seeded sample of N examples per task). Calibration uses training data
+only; the test split is only read for the reported accuracies.
+
+Usage::
+
+    python benchmarks/bench_own_loop.py            # all networks
+    python benchmarks/bench_own_loop.py --nets 1hidden --seeds 0
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import bridge
+from ann import class_incremental_tasks, load_mnist_subset
+from bridge.experiments.results_io import write_json
+
+NETS: dict[str, dict[str, Any]] = {
+    "notebook": dict(sizes=(784, 400, 400, 10), params="mnist"),
+    "1hidden": dict(sizes=(784, 400, 10), params="auto"),
+    "4hidden": dict(sizes=(784, 400, 400, 400, 400, 10), params="auto"),
+}
+EPOCHS = 2
+BATCH = 100
+LR = 0.1
+MOMENTUM = 0.5
+
+
+def make_model(sizes: tuple[int, ...], seed: int) -> nn.Sequential:
+    """A plain bias-free ReLU ``nn.Sequential`` with PyTorch's default initialisation."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out, bias=False))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def train_one_task(model: nn.Module, opt: torch.optim.Optimizer, x: np.ndarray, y: np.ndarray, seed: int) -> None:
+    """``EPOCHS`` epochs of mini-batch cross-entropy on one task."""
+    gen = torch.Generator().manual_seed(seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model.train()
+    for _ in range(EPOCHS):
+        for idx in torch.randperm(len(xt), generator=gen).split(BATCH):
+            opt.zero_grad()
+            F.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean() * 100)
+
+
+def run(sizes: tuple[int, ...], seed: int, replay: bridge.SleepReplay | None) -> dict[str, Any]:
+    """One seed of the loop; sleeps after each task when ``replay`` is given."""
+    data = load_mnist_subset()
+    tasks = class_incremental_tasks(data)
+    model = make_model(sizes, seed)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    rec: dict[str, Any] = {"accuracy_all": [], "accuracy_before_sleep": [], "spikes_per_step": [], "sleep_s": []}
+    t0 = time.perf_counter()
+    for k, task in enumerate(tasks):
+        train_one_task(model, opt, task.x_train, task.y_train, seed=1000 * seed + k)
+        if replay is not None:
+            rec["accuracy_before_sleep"].append(accuracy(model, data.x_test, data.y_test))
+            report = replay(model, task.x_train)
+            rec["spikes_per_step"].append(report.spikes_per_step)
+            rec["sleep_s"].append(report.wall_time_s)
+            if report.calibration is not None:
+                c = report.calibration
+                rec["calibration"] = dict(beta=list(c.params.beta), rates_hz=c.rates_hz, targets_hz=c.targets_hz,
+                                          converged=c.converged, runs=c.runs, wall_time_s=c.wall_time_s)
+        rec["accuracy_all"].append(accuracy(model, data.x_test, data.y_test))
+    rec["final_accuracy"] = rec["accuracy_all"][-1]
+    rec["wall_time_s"] = time.perf_counter() - t0
+    return rec
+
+
+def bench(name: str, seeds: list[int], memory: int | None = None) -> dict[str, Any]:
+    net = NETS[name]
+    out: dict[str, Any] = {"net": name, "sizes": list(net["sizes"]), "params": net["params"], "memory": memory,
+                           "loop": dict(loss="cross-entropy", optimizer="SGD", lr=LR, momentum=MOMENTUM,
+                                        epochs_per_task=EPOCHS, batch_size=BATCH),
+                           "seeds": seeds, "sequential": {}, "src": {}}
+    for seed in seeds:
+        out["sequential"][str(seed)] = run(net["sizes"], seed, None)
+        out["src"][str(seed)] = run(net["sizes"], seed, bridge.SleepReplay(net["params"], seed=seed, memory=memory))
+        logging.info("%s seed %d: sequential %.1f %%, SRC %.1f %%", name, seed,
+                     out["sequential"][str(seed)]["final_accuracy"], out["src"][str(seed)]["final_accuracy"])
+    for method in ("sequential", "src"):
+        finals = [out[method][str(s)]["final_accuracy"] for s in seeds]
+        out[f"{method}_final_mean"] = float(np.mean(finals))
+        out[f"{method}_final_sd"] = float(np.std(finals, ddof=1)) if len(finals) > 1 else 0.0
+    out["gain_points_per_seed"] = [out["src"][str(s)]["final_accuracy"] - out["sequential"][str(s)]["final_accuracy"]
+                                   for s in seeds]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--memory", type=int, default=None, help="bounded-memory mode: examples kept per task")
+    ap.add_argument("--out", type=Path, default=Path("results/paper/own_loop"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.nets:
+        res = bench(name, args.seeds, args.memory)
+        suffix = f"_memory{args.memory}" if args.memory else ""
+        write_json(args.out / f"{name}{suffix}.json", res)
+        print(f"{name}{suffix}: sequential {res['sequential_final_mean']:.1f} +- {res['sequential_final_sd']:.1f} %, "
+              f"SRC {res['src_final_mean']:.1f} +- {res['src_final_sd']:.1f} %, "
+              f"gain per seed {np.round(res['gain_points_per_seed'], 1).tolist()}")
+
+
+if __name__ == "__main__":
+    main()
