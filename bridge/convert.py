@@ -65,11 +65,14 @@ class _Tracer(fx.Tracer):
 
 
 def _function_name(fn: Any) -> str:
-    if getattr(fn, "__module__", None) == "_operator" or fn in vars(operator).values():
-        return f"operator.{getattr(fn, '__name__', fn)}"
+    """``operator.mul``, ``torch.sigmoid``, ``torch.nn.functional.gelu``, or module.qualname."""
+    name = getattr(fn, "__name__", None) or repr(fn)
+    for prefix, namespace in (("operator", operator), ("torch", torch), ("torch.nn.functional", F)):
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
     module = getattr(fn, "__module__", None) or ""
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    return f"{module}.{name}" if module else name
+    qualname = getattr(fn, "__qualname__", None) or name
+    return f"{module}.{qualname}" if module else qualname
 
 
 def _describe(node: fx.Node, modules: dict[str, nn.Module]) -> str:
