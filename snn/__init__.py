@@ -103,3 +103,10 @@ __all__ = [
     "hebbian_rows",
     "weight_factor",
 ]
+
+
+def __getattr__(name: str):
+    """``snn.export`` (files, NIR, standalone PyNN) is imported on first use: it needs h5py and nir."""
+    if name == "export":
+        return importlib.import_module(".export", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
