@@ -37,7 +37,7 @@ def _figure(nrows: int, ncols: int, figsize: tuple[float, float]):
     """A pyplot-free Figure (safe in any backend, closed by garbage collection)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
@@ -46,7 +46,8 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` as PNG to ``path`` atomically."""
     from ..experiments.results_io import atomic_write
 
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     return atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format="png"))
 
 
