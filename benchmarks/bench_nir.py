@@ -12,13 +12,16 @@ on the sleep input of the masked mean image. Compared, layer by layer:
 * snnTorch float64 (weights reloaded in double precision; threshold compensated for
   float64) vs the fast engine in float64.
 
-Also checks that the NIR file reads back into the same network (``from_nir``).
+Also checks that the NIR file reads back into the same network (``from_nir``) and,
+with ``--pynn-steps N``, runs the standalone PyNN model (``snn.export.pynn_script``)
+on NEST for ``N`` steps and compares it too.
 
-    python benchmarks/bench_nir.py [--steps 2000] [--epochs 1] [--beta-scale 1.0] [--out FILE.nir]
+    python benchmarks/bench_nir.py [--steps 2000] [--epochs 1] [--beta-scale 1.0] [--out DIR] [--pynn-steps 0]
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +36,7 @@ import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
 from bridge.nir_check import compare_records, run_snntorch
 from snn.export.nir import SNNTORCH_DT, from_nir, read_nir, write_nir
+from snn.export.pynn_script import read_pynn_spikes, write_pynn_model
 
 
 def trained_network(epochs: int, beta_scale: float) -> tuple[snn.SleepNetwork, np.ndarray, bridge.SleepParams]:
@@ -48,11 +52,11 @@ def trained_network(epochs: int, beta_scale: float) -> tuple[snn.SleepNetwork, n
 def report(title: str, ref: list[snn.SpikeRecord], other: list[snn.SpikeRecord], names: list[str]) -> bool:
     rows = compare_records(ref, other, names)
     print(f"\n{title}")
-    print(f"  {'layer':<10} {'equal':>6} {'spikes ref':>11} {'spikes NIR':>11} {'events differing':>17} "
+    print(f"  {'layer':<10} {'equal':>6} {'spikes ref':>11} {'spikes other':>12} {'events differing':>17} "
           f"{'first diff step':>16} {'rate corr':>10}")
     for r in rows:
         first = "" if r.first_diff_step is None else str(r.first_diff_step)
-        print(f"  {r.layer:<10} {str(r.equal):>6} {r.n_a:>11} {r.n_b:>11} {r.n_diff:>17} {first:>16} "
+        print(f"  {r.layer:<10} {str(r.equal):>6} {r.n_a:>11} {r.n_b:>12} {r.n_diff:>17} {first:>16} "
               f"{r.rate_corr:>10.6f}")
     return all(r.equal for r in rows)
 
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=1, help="training epochs on task 1")
     p.add_argument("--beta-scale", type=float, default=1.0, help="scale the thresholds (< 1: busier network)")
     p.add_argument("--out", type=Path, default=None, help="keep the NIR files here (default: a temporary folder)")
+    p.add_argument("--pynn-steps", type=int, default=0,
+                   help="also run the standalone PyNN script (snn.export.pynn_script) on NEST for this many steps")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -102,8 +108,22 @@ def main(argv: list[str] | None = None) -> int:
             ok &= report(f"snnTorch {prec} vs fast float64", runs["float64"].spikes, nir_spikes, names)
             if prec == "float32":
                 report("snnTorch float32 vs fast float32", runs["float32"].spikes, nir_spikes, names)
-    print("\nall snnTorch runs equal to the fast engine (float64):", ok)
-    return 0
+        if args.pynn_steps > 0:
+            n = min(args.pynn_steps, args.steps)
+            paths = write_pynn_model(out / "pynn", frozen, spikes.slice_steps(0, n), overwrite=True)
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, str(paths["script"]), "--simulator", "nest",
+                                   "--out", str(out / "pynn" / "spikes.npz")], capture_output=True, text=True)
+            t_run = time.perf_counter() - t
+            if proc.returncode:
+                print(proc.stderr[-3000:])
+                return 1
+            ref = [r.slice_steps(0, n) for r in runs["float64"].spikes]
+            print(f"\nstandalone PyNN script on NEST, {n} steps: {t_run:.1f} s (whole script: build, run, write)")
+            ok &= report("PyNN script (NEST) vs fast float64", ref, read_pynn_spikes(out / "pynn" / "spikes.npz"),
+                         frozen.layer_names)
+    print("\nall runs equal to the fast engine (float64):", ok)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
