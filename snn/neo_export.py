@@ -25,6 +25,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import neo
 import quantities as pq
+from neo.core.spiketrain import SpikeTrain
+from neo.core.spiketrainlist import SpikeTrainList
 
 from .errors import InvalidSpikesError, SpikeFileError
 from .spikes import SleepResult, SpikeRecord, VoltageTrace
@@ -55,9 +57,10 @@ def spike_block(
         the same number of steps.
     layer_names: one name per record; dt_ms: step length (ms).
     engine, name: the Block's ``engine`` annotation and name.
-    neurons: ``{layer name: neuron indices}`` to export only some neurons of a
-        layer (default: every neuron of every layer, silent ones as empty trains).
-    include_input: export the input layer's trains too.
+    neurons: ``{layer name: neuron indices, or None for every neuron}``: export
+        only these layers and neurons (default: every neuron of every layer, silent
+        ones as empty trains); nothing else is built or written.
+    include_input: export the input layer's trains too (when ``neurons`` is not given).
     spike_trains: ``False`` gives the Block and its Segment without trains and groups.
     voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV).
     block_annotations: extra annotations of the Block (e.g. the simulator).
@@ -85,29 +88,18 @@ def spike_block(
                       **dict(block_annotations or {}))
     seg = neo.Segment(name="sleep", index=0)
     block.segments.append(seg)
+    layers = []  # (l, layer, record, exported neurons)
     for l, (layer, record) in enumerate(zip(names, records)):
-        if not spike_trains or (l == 0 and not include_input):
+        if not spike_trains or (neurons and layer not in neurons) or (l == 0 and not include_input and not neurons):
             continue
-        which = (np.arange(record.n_neurons) if layer not in neurons
-                 else np.unique(np.asarray(neurons[layer], dtype=np.int64)))
+        subset = neurons.get(layer)
+        which = (np.arange(record.n_neurons) if subset is None
+                 else np.unique(np.asarray(subset, dtype=np.int64).reshape(-1)))
         if which.size and (which.min() < 0 or which.max() >= record.n_neurons):
             raise InvalidSpikesError(f"neuron indices for layer {layer!r} must lie in [0, {record.n_neurons})")
-        extra = dict(train_annotations[l]) if train_annotations is not None else {}
-        steps_of = record.steps_of_spikes
-        order = np.argsort(record.indices, kind="stable")  # group spikes by neuron, times stay sorted
-        idx_sorted = record.indices[order]
-        step_sorted = steps_of[order]
-        lo = np.searchsorted(idx_sorted, which, side="left")
-        hi = np.searchsorted(idx_sorted, which, side="right")
-        group = neo.Group(name=layer, layer=layer, layer_index=l, n_neurons=int(record.n_neurons),
-                          allowed_types=[neo.SpikeTrain])
-        for k, i in enumerate(which):
-            times = step_sorted[lo[k]:hi[k]] * dt
-            st = neo.SpikeTrain(times * pq.ms, t_start=0 * pq.ms, t_stop=t_stop, name=f"{layer}[{int(i)}]",
-                                layer=layer, layer_index=l, neuron=int(i), **extra)
-            seg.spiketrains.append(st)
-            group.add(st)
-        block.groups.append(group)
+        layers.append((l, layer, record, which))
+    if layers:
+        _add_trains(block, seg, layers, dt, t_stop, train_annotations)
     for layer, trace in (voltages or {}).items():
         if layer not in names:
             raise InvalidSpikesError(f"unknown layer {layer!r} in voltages; layers: {names}")
@@ -116,8 +108,85 @@ def spike_block(
                                name=f"{layer} v", layer=layer, layer_index=names.index(layer),
                                array_annotations={"neuron": np.asarray(trace.indices, dtype=np.int64)})
         seg.analogsignals.append(sig)
-    block.check_relationships()
     return block
+
+
+class SpikeTrainArray(SpikeTrainList):
+    """Spike trains kept as one spike-time array (Neo's
+    ``SpikeTrainList.from_spike_time_array``) until a train is used.
+
+    The ``SpikeTrain`` objects are then made in one pass over the spikes sorted
+    by train (Neo's own conversion compares every spike with every train), named
+    ``"<layer>[<i>]"`` and annotated ``layer``, ``layer_index``, ``neuron`` and the
+    layer's extra annotations. A per-layer view (``_source``, ``_start``) hands out
+    the very objects of the Segment's list, so a Group and the Segment share them.
+    """
+
+    _neuron: np.ndarray
+    _layer_of: np.ndarray
+    _layers: list  # (name, index, extra annotations) per layer
+    _source: "SpikeTrainArray | None" = None
+    _start: int = 0
+
+    def _spiketrains_from_array(self) -> None:
+        n = len(self._all_channel_ids)
+        if self._source is not None:
+            self._items = list(self._source)[self._start : self._start + n]
+            return
+        bounds = np.searchsorted(np.asarray(self._channel_id_array), np.arange(n + 1))  # spikes sorted by train
+        times, meta = self._spike_time_array, self._spiketrain_metadata
+        items = []
+        for k in range(n):
+            layer, l, extra = self._layers[self._layer_of[k]]
+            i = int(self._neuron[k])
+            st = SpikeTrain(times[bounds[k] : bounds[k + 1]], t_start=meta["t_start"], t_stop=meta["t_stop"],
+                            name=f"{layer}[{i}]", layer=layer, layer_index=l, neuron=i, **extra)
+            st.segment = self.segment
+            items.append(st)
+        self._items = items
+
+
+def _train_array(times: np.ndarray, chans: np.ndarray, neuron: np.ndarray, layer_of: np.ndarray, layers: list,
+                 t_stop: pq.Quantity, seg: neo.Segment) -> SpikeTrainArray:
+    arr = SpikeTrainArray.from_spike_time_array(times, chans, np.arange(neuron.size), t_stop, units=pq.ms,
+                                                t_start=0 * pq.ms)
+    arr._neuron, arr._layer_of, arr._layers = neuron, layer_of, layers
+    arr.segment = seg
+    return arr
+
+
+def _add_trains(block: neo.Block, seg: neo.Segment, layers: list, dt: float, t_stop: pq.Quantity,
+                train_annotations: Sequence[Mapping[str, Any]] | None) -> None:
+    """Put the trains of ``layers`` (``(l, name, record, neurons)``) into ``seg`` (one
+    :class:`SpikeTrainArray`, built from arrays without a per-train loop) and one
+    ``Group`` per layer (a view on the same trains)."""
+    times, chans = [], []
+    offsets = np.concatenate([[0], np.cumsum([which.size for *_, which in layers])]).astype(np.int64)
+    meta = [(layer, l, dict(train_annotations[l]) if train_annotations is not None else {})
+            for l, layer, _, _ in layers]
+    for k, (_, _, record, which) in enumerate(layers):
+        pos = np.full(record.n_neurons, -1, dtype=np.int64)
+        pos[which] = np.arange(which.size)
+        p = pos[record.indices]
+        keep = p >= 0
+        order = np.argsort(p[keep], kind="stable")  # by neuron; times stay sorted within a neuron
+        times.append(record.steps_of_spikes[keep][order] * dt)
+        chans.append(p[keep][order] + offsets[k])
+    neuron = np.concatenate([which for *_, which in layers])
+    layer_of = np.repeat(np.arange(len(layers)), np.diff(offsets))
+    all_times, all_chans = np.concatenate(times), np.concatenate(chans)
+    trains = _train_array(all_times, all_chans, neuron, layer_of, meta, t_stop, seg)
+    seg.spiketrains = trains
+    for k, (l, layer, record, _) in enumerate(layers):
+        lo, hi = int(offsets[k]), int(offsets[k + 1])
+        a, b = np.searchsorted(all_chans, [lo, hi])
+        view = _train_array(all_times[a:b], all_chans[a:b] - lo, neuron[lo:hi], layer_of[lo:hi], meta, t_stop, seg)
+        view._source, view._start = trains, lo
+        view.segment = None  # as a Group's own list: the trains' parent is the Segment
+        group = neo.Group(name=layer, layer=layer, layer_index=l, n_neurons=int(record.n_neurons),
+                          allowed_types=[neo.SpikeTrain])
+        group._spiketrains = view
+        block.groups.append(group)
 
 
 def to_neo(
@@ -131,14 +200,21 @@ def to_neo(
     """Build a ``neo.Block`` from the recorded spikes of ``result`` (layout: :func:`spike_block`).
 
     result: needs individual spikes (an engine run with ``record_spikes=True``).
-    neurons: ``{layer name: neuron indices}`` to export only some neurons of a
-        layer (default: every neuron of every layer, silent ones as empty trains).
-    include_input: export the input layer too.
-    voltages: ``{layer name: VoltageTrace}`` (e.g. ``Brian2Engine.voltage_traces``)
-        exported as ``AnalogSignal`` (mV, sampling period ``dt_ms``).
+    neurons: ``{layer name: neuron indices, or None for the whole layer}``: export
+        only these layers and neurons (default: every neuron of every layer, silent
+        ones as empty trains).
+    include_input: export the input layer too (when ``neurons`` is not given).
+    voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV,
+        sampling period ``dt_ms``); default: the traces the result holds
+        (``result.voltages``, from ``record_v``).
+
+    The trains are built from arrays, without a per-train loop; ``SpikeTrain``
+    objects are made when first used (:class:`SpikeTrainArray`).
     """
     if result.spikes is None:
         raise InvalidSpikesError("the result holds no individual spikes: run the engine with record_spikes=True")
+    if voltages is None:
+        voltages = getattr(result, "voltages", None) or None
     return spike_block(result.spikes, result.layer_names, result.dt_ms, engine=result.engine, name=name,
                        neurons=neurons, include_input=include_input, voltages=voltages)
 
@@ -220,4 +296,4 @@ def spike_records_from_neo(block: neo.Block, dt_ms: float | None = None) -> dict
     return records
 
 
-__all__ = ["NEO_FORMATS", "read_neo", "spike_block", "spike_records_from_neo", "to_neo", "write_neo"]
+__all__ = ["NEO_FORMATS", "SpikeTrainArray", "read_neo", "spike_block", "spike_records_from_neo", "to_neo", "write_neo"]

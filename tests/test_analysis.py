@@ -210,3 +210,27 @@ def test_input_drive_old_vs_newest_by_hand():
     assert old_vs_newest(rows[0][:1]) == {"old_tasks_change": None, "newest_task_change": 1.0}
     with pytest.raises(AnalysisError, match="unit indices"):
         task_unit_drive(before, after, task_x, [[np.array([0]), np.array([5])]])
+
+
+def test_neo_subset_export_holds_only_the_subset_and_the_recorded_voltages(tmp_path):
+    from snn.neo_export import SpikeTrainArray, read_neo, spike_records_from_neo, write_neo
+
+    rng = np.random.default_rng(1)
+    net = snn.SleepNetwork(weights=[rng.normal(0.1, 0.1, (15, 10)), rng.normal(0.1, 0.1, (4, 15))],
+                           alpha=np.array([1.0, 1.0]), threshold=np.array([0.3, 0.3]), decay=0.99,
+                           inc=0.01, dec=0.001)
+    res = snn.get_engine("fast", record_spikes=True, record_v={"hidden1": [1, 2]}).build(net).run(
+        snn.SpikeRecord.from_dense(rng.random((300, 10)) < 0.2))
+    full = res.to_neo()
+    assert isinstance(full.segments[0].spiketrains, SpikeTrainArray)  # built from arrays, trains made on use
+    assert full.groups[1].spiketrains[3] is full.segments[0].spiketrains[13]  # a Group shares the Segment's trains
+    sig = full.segments[0].analogsignals[0]  # record_v traces are exported by default
+    np.testing.assert_array_equal(sig.magnitude, res.voltages["hidden1"].v)
+    block = res.to_neo(neurons={"hidden1": [3, 7]})
+    trains = block.segments[0].spiketrains
+    assert [st.name for st in trains] == ["hidden1[3]", "hidden1[7]"] and [g.name for g in block.groups] == ["hidden1"]
+    back = spike_records_from_neo(read_neo(write_neo(block, tmp_path / "subset.nix")))
+    assert list(back) == ["hidden1"]
+    keep = np.isin(res.spikes[1].indices, [3, 7])
+    np.testing.assert_array_equal(back["hidden1"].indices, res.spikes[1].indices[keep])
+    np.testing.assert_array_equal(back["hidden1"].steps_of_spikes, res.spikes[1].steps_of_spikes[keep])

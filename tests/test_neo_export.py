@@ -50,7 +50,8 @@ def test_result_method_subsets_and_fast_engine_results(tmp_path):
     eng = snn.get_engine("fast")
     eng.build(random_network())
     result = eng.run(random_input(steps=120))
-    block = result.to_neo(neurons={"hidden2": [2, 9]}, include_input=False)
+    # only the layers named are exported (None: every neuron of the layer)
+    block = result.to_neo(neurons={"hidden1": None, "hidden2": [2, 9], "output": None})
     assert isinstance(block, neo.Block) and block.annotations["engine"] == "fast"
     trains = block.segments[0].spiketrains
     assert {st.annotations["layer"] for st in trains} == {"hidden1", "hidden2", "output"}
