@@ -35,9 +35,16 @@ __all__ = [
 _EXPERIMENT_NAMES = ("ExperimentConfig", "MethodSpec", "PAPER_RESULTS", "PatchesConfig", "format_table",
                      "load_tasks", "parse_method", "run_cell", "run_experiment", "run_patches")
 __all__ += list(_EXPERIMENT_NAMES)
+#: the sleep-parameter tuner (bridge.tuning), imported on first use
+_TUNING_NAMES = ("TuneConfig", "tune")
+__all__ += list(_TUNING_NAMES)
 
 
 def __getattr__(name: str):
+    if name in _TUNING_NAMES:
+        from . import tuning
+
+        return getattr(tuning, name)
     if name in _EXPERIMENT_NAMES:
         from . import experiments
 

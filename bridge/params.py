@@ -152,7 +152,7 @@ class SleepParams:
         other keys override single fields. Unknown keys raise
         :class:`SleepParamsError` naming them."""
         values = check_mapping(values, "sleep", error=SleepParamsError)
-        base = preset(values.pop("preset")) if "preset" in values else cls()
+        base = preset_or_file(values.pop("preset")) if "preset" in values else cls()
         check_known_keys(values, "sleep", _FIELD_NAMES, error=SleepParamsError)
         return dataclasses.replace(base, **values)
 
@@ -206,6 +206,17 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a table/object at top level")
     return data
+
+
+def preset_or_file(name: str) -> SleepParams:
+    """A preset by name (:func:`preset`), or a preset file (a ``.toml``/``.json``
+    path, e.g. written by ``sleep-replay tune``; relative to the current folder)."""
+    if isinstance(name, str) and name.endswith((".toml", ".json")):
+        try:
+            return SleepParams.from_file(name)
+        except ConfigError as exc:
+            raise SleepParamsError(f"sleep.preset = {name!r}: {exc}") from exc
+    return preset(name)
 
 
 def preset(name: str) -> SleepParams:
