@@ -5,6 +5,8 @@ import stat
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import snn
 from snn.errors import OutputExistsError, SpikeFileError
@@ -175,3 +177,13 @@ def test_missing_member_and_bad_values(tmp_path):
 def test_wrong_object_type(tmp_path):
     with pytest.raises(TypeError, match="needs a SleepNetwork"):
         sf.save_network(tmp_path / "x.h5", {"weights": []})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 40), steps=st.integers(0, 60), p=st.floats(0.0, 1.0), seed=st.integers(0, 2**31))
+def test_any_spike_record_round_trips(tmp_path, n, steps, p, seed):
+    raster = np.random.default_rng(seed).random((steps, n)) < p
+    record = snn.SpikeRecord.from_dense(raster)
+    path = sf.save_spikes(tmp_path / f"r{seed}_{n}_{steps}.h5", record, overwrite=True)
+    back = sf.load_spikes(path)
+    assert back == record and back.steps == steps and back.n_neurons == n

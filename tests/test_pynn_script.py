@@ -64,6 +64,7 @@ def test_standalone_script_on_nest_reproduces_frozen_spikes(tmp_path):
         assert a == b, f"layer {layer}: {a.indices.size} spikes (fast) vs {b.indices.size} (PyNN script on NEST)"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")   # PyNN's Projection.save uses NEST's old API
 def test_projection_save_on_nest_scales_weights_by_1e3(tmp_path):
     """The pitfall docs/neuromorphic.md warns about: PyNN 0.13's ``Projection.save`` on
     NEST writes IF_curr_delta weights 1000x too small; ``network.npz`` holds them in mV."""
