@@ -33,7 +33,7 @@ import torch
 import bridge
 import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
-from snn.brian2_engine import default_cache_dir
+from snn.brian2 import default_cache_dir
 
 
 def trained_network(beta_scale: float, epochs: int) -> tuple[snn.SleepNetwork, np.ndarray, bridge.SleepParams]:

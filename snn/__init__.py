@@ -38,7 +38,7 @@ class EngineEntry:
 ENGINES: dict[str, EngineEntry] = {
     "fast": EngineEntry("snn.fast:FastEngine"),
     "dense": EngineEntry("snn.dense:DenseEngine"),
-    "brian2": EngineEntry("snn.brian2_engine:Brian2Engine", extra="brian2"),
+    "brian2": EngineEntry("snn.brian2:Brian2Engine", extra="brian2"),
     "pynn.nest": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "nest"}, extra="pynn"),
     "pynn.brian2": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "brian2"}, extra="pynn"),
 }

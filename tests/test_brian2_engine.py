@@ -17,7 +17,8 @@ import torch
 import bridge
 import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
-from snn.brian2_engine import Brian2Engine, b2, compiler_problem
+from snn.brian2 import Brian2Engine, compiler_problem
+from snn.brian2.codegen import b2
 
 from .conftest import GOLDEN_FILES, random_input, random_network
 
@@ -151,6 +152,38 @@ def test_unknown_names_and_options():
         snn.get_engine("brian2", record_v={"hidden9": [0]}).build(random_network())
     with pytest.raises(ValueError, match=r"must lie in \[0, 20\)"):
         snn.get_engine("brian2", record_neurons={"hidden1": [20]}).build(random_network())
+
+
+def test_option_errors_are_typed(tmp_path, monkeypatch):
+    with pytest.raises(snn.errors.EngineOptionError, match="unknown codegen 'weave'.*cpp_standalone"):
+        Brian2Engine(codegen="weave")
+    with pytest.raises(snn.errors.EngineOptionError, match="unknown fallback codegen 'gpu'"):
+        Brian2Engine(fallback="gpu")
+    with pytest.raises(snn.errors.EngineOptionError, match="unknown layer 'input'"):
+        Brian2Engine(record_neurons={"input": [0]}).build(random_network())
+    with pytest.raises(snn.errors.EngineOptionError, match="neuron subset for layer 'output' is empty"):
+        Brian2Engine(record_v={"output": []}).build(random_network())
+    with pytest.raises(snn.errors.EngineStateError, match="build"):
+        Brian2Engine().weights
+    monkeypatch.setenv("PATH", str(tmp_path))  # no make, no g++
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(snn.errors.ToolNotFoundError, match=r"'make' and 'g\+\+'"):
+        Brian2Engine(codegen="cpp_standalone").build(random_network())
+
+
+def test_missing_brian2_names_the_extra():
+    """Without Brian2 the registry reports the missing "brian2" extra, not another error."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['brian2'] = None\n"
+            "import snn\n"
+            "try:\n    snn.get_engine('brian2')\n"
+            "except snn.errors.MissingExtraError as exc:\n    print('MissingExtraError:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "MissingExtraError: engine 'brian2' needs the 'brian2' extra" in proc.stdout
+    assert 'pip install "sleep-replay[brian2]"' in proc.stdout
 
 
 @pytest.mark.parametrize("codegen", ["cpp_standalone", "cython"])
