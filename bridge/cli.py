@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fresh", action="store_true",
                    help="recompute every run (earlier results are archived); default: resume a run of the same config")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    dask = r.add_argument_group("parallel runs on Dask (same numbers as a serial run; docs/distributed.md)")
+    dask.add_argument("--workers", type=_positive_int, metavar="N",
+                      help="run the (method, seed) cells on a local Dask cluster of N worker processes "
+                           "(default: serial, the fastest on a 2-core machine)")
+    dask.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run the cells on the existing Dask cluster at ADDRESS, e.g. tcp://host:8786")
+    dask.add_argument("--threads-per-worker", type=_positive_int, metavar="N",
+                      help="threads of each cell on Dask (default: the cores shared among the local workers)")
 
     c = command("conformance", help="replay a reference trace (.npz) and compare",
                 description="Exit 0 if spike counts match exactly, weights within 1e-6 and alpha within 1e-5 "
@@ -147,6 +155,17 @@ def _tables(data: dict[str, Any], *names: str) -> list[dict[str, Any]]:
     return [check_mapping(data.get(n, {}), f"[{n}]") for n in names]
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def config_data_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The config file's tables with the flags applied (flags override single fields)."""
     data = read_config(args.config) if args.config else {}
@@ -164,7 +183,8 @@ def config_data_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def patches_data_from_args(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
     """A ``[patches]`` config with the flags it honours applied; a flag it cannot
     honour raises :class:`ConfigError` naming it."""
-    refused = [f"--{flag.replace('_', '-')}" for flag in [*_RUN_FLAGS, "preset"]
+    refused = [f"--{flag.replace('_', '-')}" for flag in [*_RUN_FLAGS, "preset", "workers", "scheduler",
+                                                           "threads_per_worker"]
                if flag not in _PATCHES_FLAGS and getattr(args, flag) is not None]
     if refused:
         raise ConfigError(f"{', '.join(refused)} do(es) not apply to a [patches] config (it honours "
@@ -194,7 +214,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import ExperimentConfig, format_table, run_experiment
 
     cfg = ExperimentConfig.from_dict(config_data_from_args(args))
-    summary = run_experiment(cfg, args.out, fresh=args.fresh, progress=not args.no_progress)
+    if args.workers is not None and args.scheduler is not None:
+        raise ConfigError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    summary = run_experiment(cfg, args.out, fresh=args.fresh, progress=not args.no_progress,
+                             workers=args.workers, scheduler=args.scheduler,
+                             threads_per_worker=args.threads_per_worker)
     print()
     print(f"Final accuracy over all test classes (%), {summary['paper_row']}, engine {cfg.engine}, "
           f"epochs per task {summary['epochs_per_task'][0]}:")

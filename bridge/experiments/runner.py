@@ -22,6 +22,7 @@ from ann.errors import TrainingDivergedError
 
 from .cells import CELLS_DIR, MODELS_DIR, TaskData, cell_model_dir, finish_cell, load_finished_cell, run_cell
 from .config import ExperimentConfig
+from .distributed import run_cells_on_dask, timed_cell
 from .data import load_tasks
 from .methods import MethodSpec
 from .reporting import REPORT_FILES, summarize, write_reports
@@ -65,9 +66,13 @@ def run_cells_serially(cfg: ExperimentConfig, todo: Sequence[tuple[MethodSpec, i
                        model_dir_for: Callable[[MethodSpec, int], Path | None], progress: bool = True) -> None:
     """Run the ``todo`` cells one after another in this process; ``on_finish(spec,
     seed, record)`` is called as each one finishes (it writes the cell)."""
+    import torch
+
+    threads = torch.get_num_threads()
     for spec, seed in tqdm(todo, desc="runs", unit="run", disable=not progress):
         try:
-            rec = run_cell(cfg, spec, seed, data=data, model_dir=model_dir_for(spec, seed), progress=progress)
+            rec = timed_cell(run_cell, cfg, spec.label, seed, threads=threads, data=data,
+                             model_dir=model_dir_for(spec, seed), progress=progress)
         except FloatingPointError as exc:
             raise TrainingDivergedError(f"method {spec.label}, seed {seed}: {exc} (finished runs are kept; "
                                      "rerun to resume)") from exc
@@ -75,7 +80,8 @@ def run_cells_serially(cfg: ExperimentConfig, todo: Sequence[tuple[MethodSpec, i
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = False, progress: bool = True,
-                   save_models: bool = True) -> dict[str, Any]:
+                   save_models: bool = True, workers: int | None = None, scheduler: str | None = None,
+                   threads_per_worker: int | None = None) -> dict[str, Any]:
     """Run ``cfg``; write ``summary.json``, ``summary.md``, ``accuracy_over_tasks.png``,
     ``config.json``, ``cells/<method>/seed_<s>.json`` and, with ``save_models``, the
     models of sleeping methods before and after every sleep
@@ -84,6 +90,12 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
     A finished (method, seed) of the same config is not recomputed unless
     ``fresh``. ``cfg`` is not changed. Raises :class:`~bridge.errors.ResultsDirError`
     if another run holds ``out_dir``. Returns the summary.
+
+    workers / scheduler: run the cells on a local Dask cluster of ``workers``
+    processes or on the Dask scheduler at ``scheduler`` (see
+    :mod:`.distributed`; same numbers as a serial run); default serial.
+    threads_per_worker: threads of every cell on Dask (default: the cores
+    shared equally among the local workers; a remote worker's thread count).
     """
     from .. import __version__
 
@@ -115,7 +127,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
         def model_dir_for(spec: MethodSpec, seed: int) -> Path | None:
             return cell_model_dir(out, spec, seed) if save_models and spec.sleep else None
 
-        run_cells_serially(cfg, todo, finished, data=data, model_dir_for=model_dir_for, progress=progress)
+        if todo and (workers is not None or scheduler is not None):
+            run_cells_on_dask(cfg, todo, out, finished, model_dir_for=model_dir_for, workers=workers,
+                              scheduler=scheduler, threads_per_worker=threads_per_worker, progress=progress)
+        else:
+            run_cells_serially(cfg, todo, finished, data=data, model_dir_for=model_dir_for, progress=progress)
         # grid order (as a clean serial run), whatever the order the cells were reused or finished in
         grid = [(spec.label, seed) for spec in specs for seed in cfg.seeds]
         cells = {key: cells[key] for key in grid}
@@ -129,6 +145,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
             "test_examples": int(len(y_test)),
             "methods": summarize(specs, cells),
             "resumed_runs": len(cfg.seeds) * len(specs) - len(todo),
+            "ran_on": {f"{label} seed {seed}": rec.get("ran_on") for (label, seed), rec in cells.items()},
             "wall_time_s": time.perf_counter() - t0,
         }
         write_reports(out, summary, cells)
