@@ -100,6 +100,9 @@ def main(argv=None):
     p.add_argument("--input", default=os.path.join(here, "input.npz"))
     p.add_argument("--steps", type=int, default=None, help="steps to run (default: all input steps)")
     p.add_argument("--out", default="spikes.npz")
+    p.add_argument("--layer-latency", type=int, default=None,
+                   help="simulator steps from a layer's spike to the next layer's test of it (default: "
+                        "1 on NEST; 2 on Brian2, whose PyNN schedule tests the threshold before delivery)")
     args = p.parse_args(argv)
 
     import importlib
@@ -118,6 +121,7 @@ def main(argv=None):
     nest_like = args.simulator == "nest"
     # NEST stamps a spike of step k with (k + 1) dt, the others with k dt
     stamp = 1 if nest_like else 0
+    latency = args.layer_latency or (2 if args.simulator == "brian2" else 1)
     extra = {"spike_precision": "on_grid"} if nest_like else {}   # iaf_psc_delta: tau_refrac = 0 allowed
     sim.setup(timestep=dt, min_delay=dt, max_delay=10 * dt, **extra)
 
@@ -157,8 +161,8 @@ def main(argv=None):
         pops.append(pop)
     for pop in pops:
         pop.record("spikes")
-    # L + 2 extra steps let the deepest layer finish the last input step
-    sim.run((n_steps + L + 2) * dt)
+    # extra steps let the deepest layer finish the last input step
+    sim.run((n_steps + latency * L + 2) * dt)
 
     out = {"format": FORMAT, "format_version": FORMAT_VERSION, "n_steps": n_steps,
            "sizes": np.asarray(sizes), "layer_names": np.asarray(names)}
@@ -166,7 +170,7 @@ def main(argv=None):
         all_steps, all_neurons = [], []
         for st in pop.get_data("spikes").segments[0].spiketrains:
             i = int(st.annotations["source_index"])
-            g = np.rint(np.asarray(st.magnitude, dtype=np.float64) / dt).astype(np.int64) - (1 + l + stamp)
+            g = np.rint(np.asarray(st.magnitude, dtype=np.float64) / dt).astype(np.int64) - (1 + latency * l + stamp)
             g = g[(g >= 0) & (g < n_steps)]
             all_steps.append(g)
             all_neurons.append(np.full(g.size, i, dtype=np.int64))
