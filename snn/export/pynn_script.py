@@ -66,7 +66,8 @@ spikes.npz (output): n_steps, sizes, layer_names, and per layer l = 0..L
 The model: one Population of IF_curr_delta per layer (v_rest = v_reset = 0 mV,
 tau_refrac = 0, tau_m = -dt / ln(decay)), weights in mV, one step of delay per
 Projection; so layer l handles algorithm step t in simulator step t + l (+ a constant
-per back end), and the recorded times are shifted back here.
+per back end; t + 2 l on Brian2, see --layer-latency), and the recorded times are shifted
+back here.
 """
 import argparse
 import os
