@@ -34,23 +34,28 @@ import bridge
 from ann import class_incremental_tasks, load_mnist_subset
 from bridge.experiments.results_io import write_json
 
+#: the loop's networks; ``init="he"`` for the deep one, which does not learn even the
+#: current task (10 % = chance) from PyTorch's default initialisation without biases
 NETS: dict[str, dict[str, Any]] = {
-    "notebook": dict(sizes=(784, 400, 400, 10), params="mnist"),
-    "1hidden": dict(sizes=(784, 400, 10), params="auto"),
-    "4hidden": dict(sizes=(784, 400, 400, 400, 400, 10), params="auto"),
+    "notebook": dict(sizes=(784, 400, 400, 10), params="mnist", init="default"),
+    "1hidden": dict(sizes=(784, 400, 10), params="auto", init="default"),
+    "4hidden": dict(sizes=(784, 400, 400, 400, 400, 10), params="auto", init="he"),
 }
 EPOCHS = 2
 BATCH = 100
-LR = 0.1
-MOMENTUM = 0.5
+#: optimizer of the loop: "sgd" (lr 0.1, momentum 0.5, the reference's) or "adam" (lr 1e-3)
+OPTIMIZERS = {"sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5), "adam": lambda p: torch.optim.Adam(p, lr=1e-3)}
 
 
-def make_model(sizes: tuple[int, ...], seed: int) -> nn.Sequential:
-    """A plain bias-free ReLU ``nn.Sequential`` with PyTorch's default initialisation."""
+def make_model(sizes: tuple[int, ...], seed: int, init: str = "default") -> nn.Sequential:
+    """A plain bias-free ReLU ``nn.Sequential``: PyTorch's default initialisation or
+    ``init="he"`` (Kaiming-uniform for ReLU, which keeps deep stacks trainable)."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out, bias=False))
+        if init == "he":
+            nn.init.kaiming_uniform_(layers[-1].weight, nonlinearity="relu")
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
@@ -74,12 +79,13 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean() * 100)
 
 
-def run(sizes: tuple[int, ...], seed: int, replay: bridge.SleepReplay | None) -> dict[str, Any]:
+def run(sizes: tuple[int, ...], seed: int, replay: bridge.SleepReplay | None, optimizer: str = "sgd",
+        init: str = "default") -> dict[str, Any]:
     """One seed of the loop; sleeps after each task when ``replay`` is given."""
     data = load_mnist_subset()
     tasks = class_incremental_tasks(data)
-    model = make_model(sizes, seed)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    model = make_model(sizes, seed, init)
+    opt = OPTIMIZERS[optimizer](model.parameters())
     rec: dict[str, Any] = {"accuracy_all": [], "accuracy_before_sleep": [], "spikes_per_step": [], "sleep_s": []}
     t0 = time.perf_counter()
     for k, task in enumerate(tasks):
@@ -99,15 +105,16 @@ def run(sizes: tuple[int, ...], seed: int, replay: bridge.SleepReplay | None) ->
     return rec
 
 
-def bench(name: str, seeds: list[int], memory: int | None = None) -> dict[str, Any]:
+def bench(name: str, seeds: list[int], memory: int | None = None, optimizer: str = "sgd") -> dict[str, Any]:
     net = NETS[name]
     out: dict[str, Any] = {"net": name, "sizes": list(net["sizes"]), "params": net["params"], "memory": memory,
-                           "loop": dict(loss="cross-entropy", optimizer="SGD", lr=LR, momentum=MOMENTUM,
+                           "loop": dict(loss="cross-entropy", optimizer=optimizer, init=net["init"],
                                         epochs_per_task=EPOCHS, batch_size=BATCH),
                            "seeds": seeds, "sequential": {}, "src": {}}
     for seed in seeds:
-        out["sequential"][str(seed)] = run(net["sizes"], seed, None)
-        out["src"][str(seed)] = run(net["sizes"], seed, bridge.SleepReplay(net["params"], seed=seed, memory=memory))
+        out["sequential"][str(seed)] = run(net["sizes"], seed, None, optimizer, net["init"])
+        replay = bridge.SleepReplay(net["params"], seed=seed, memory=memory)
+        out["src"][str(seed)] = run(net["sizes"], seed, replay, optimizer, net["init"])
         logging.info("%s seed %d: sequential %.1f %%, SRC %.1f %%", name, seed,
                      out["sequential"][str(seed)]["final_accuracy"], out["src"][str(seed)]["final_accuracy"])
     for method in ("sequential", "src"):
@@ -124,12 +131,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--memory", type=int, default=None, help="bounded-memory mode: examples kept per task")
+    ap.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
     ap.add_argument("--out", type=Path, default=Path("results/paper/own_loop"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.nets:
-        res = bench(name, args.seeds, args.memory)
+        res = bench(name, args.seeds, args.memory, args.optimizer)
         suffix = f"_memory{args.memory}" if args.memory else ""
         write_json(args.out / f"{name}{suffix}.json", res)
         print(f"{name}{suffix}: sequential {res['sequential_final_mean']:.1f} +- {res['sequential_final_sd']:.1f} %, "

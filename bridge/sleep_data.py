@@ -38,7 +38,7 @@ def _inputs_of(item: Any) -> Any:
 
 def _to_numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return (x.detach().cpu().float() if x.dtype == torch.bfloat16 else x.detach().cpu()).numpy()  # bf16 has no NumPy dtype; float32 holds it exactly
     return np.asarray(x)
 
 
@@ -58,7 +58,11 @@ def iter_batches(data: Any, batch_size: int = 1000) -> Iterator[np.ndarray]:
         for batch in DataLoader(data, batch_size=batch_size, shuffle=False):
             yield _to_numpy(_inputs_of(batch))
     else:
-        yield _to_numpy(data)
+        x = _to_numpy(data)
+        if x.dtype == object or x.ndim == 0:
+            raise SleepDataError(f"sleep data must be an array or tensor (n, ...), a torch Dataset or a DataLoader, "
+                                 f"got {type(data).__name__}")
+        yield x
 
 
 def flatten_for_model(x: np.ndarray, n_inputs: int, flattens_input: bool) -> np.ndarray:
