@@ -252,3 +252,14 @@ def test_cli_tune_writes_a_preset(tmp_path, tasks_data, monkeypatch, capsys):
     params, prov = read_preset_file(tmp_path / "out" / "preset.toml")
     assert prov["search_config"] == str(config)
     assert params == TuneConfig.from_file(config).experiment.sleep  # trial 0: the [sleep] table's values
+
+
+# ------------------------------------------------------------------- Dask
+def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clean_study):
+    """Two local worker processes; the random sampler asks the same parameters whatever the
+    order values come back in, and each trial's value is that of the serial run."""
+    result = tune(tiny(workers=2), tmp_path / "dask", data=tasks_data, progress=False, figures=False)
+    assert result.new_trials == 3
+    assert trial_rows(result.study) == trial_rows(clean_study.study)
+    hosts = [t.user_attrs.get("ran_on") for t in result.study.trials]
+    assert all(h and h["worker"] != "local" for h in hosts)
