@@ -1,0 +1,63 @@
+"""Wall time of a sleep-parameter study: serial vs Dask workers (issue 13).
+
+    python benchmarks/bench_tune.py                       # 100-trial MNIST-subset SRC study (configs/tune_subset.toml)
+    python benchmarks/bench_tune.py --trials 20 --workers 0 2
+    python benchmarks/bench_tune.py --quick               # tiny network, 6 trials: checks the script
+
+Each setting runs a fresh study (random sampler, so every setting asks the same
+parameters) in its own temporary folder and prints its wall time, the time per
+trial and the speed-up over the first setting, and whether the trial values
+equal those of the first setting. Run it on an otherwise idle machine
+(``uptime`` load below the core count); the numbers go into the issue's note.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import tempfile
+import time
+
+from bridge.params import read_config
+from bridge.tuning import TuneConfig, tune
+
+QUICK = {
+    "experiment": {"class_groups": [[0, 1], [2, 3]], "max_train_per_task": 200, "sizes": [784, 64, 10],
+                   "init_range": 0.1, "methods": ["src"], "seeds": [0], "updates_per_task": 20},
+    "sleep": {"preset": "mnist", "beta": [14.5, 44.5], "steps_first": 500, "steps_per_task": 200},
+    "tune": {"seeds": [0], "trials": 6, "sampler": "random", "validation_fraction": 0.1,
+             "space": {"inc": {"low": 0.001, "high": 0.1, "log": True},
+                       "beta": {"low": 1.0, "high": 60.0, "log": True}}},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/tune_subset.toml")
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0 = serial")
+    ap.add_argument("--quick", action="store_true", help="tiny network and 6 trials (script check)")
+    args = ap.parse_args()
+    data = copy.deepcopy(QUICK) if args.quick else read_config(args.config)
+    if not args.quick:
+        data["tune"]["trials"] = args.trials
+    data["tune"]["sampler"] = "random"  # same parameters in every setting, whatever the order of tells
+    cfg = TuneConfig.from_dict(data)
+    print(f"study: {cfg.trials} trials of {cfg.method} on {cfg.experiment.dataset}, sizes {cfg.experiment.sizes}, "
+          f"seeds {cfg.seeds}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+    first = None
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            result = tune(cfg, tmp, workers=workers or None, progress=False, figures=False)
+            wall = time.perf_counter() - t0
+        values = [t.value for t in sorted(result.study.trials, key=lambda t: t.number)]
+        if first is None:
+            first = (wall, values)
+        label = "serial" if not workers else f"{workers} workers"
+        print(f"{label:>10}: {wall:8.1f} s, {wall / cfg.trials:6.2f} s/trial, speed-up {first[0] / wall:4.2f}, "
+              f"best {result.best_value:.2f} %, values equal to the first setting: {values == first[1]}")
+
+
+if __name__ == "__main__":
+    main()
