@@ -7,12 +7,14 @@
   inside a function or under ``if TYPE_CHECKING:`` (a deferred import hides a
   cycle, it does not remove it), and a submodule importing its own package's
   ``__init__`` (``from .. import x`` where ``x`` is not a module) is an edge to it;
-* ``import snn`` (and loading every registered engine) does not import torch.
+* ``import snn`` (and loading every registered engine) does not import torch;
+* ``docs/architecture.md`` has a line for every module, and none for a module that is gone.
 """
 from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +201,11 @@ def test_snn_does_not_import_torch(load_engines):
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "snn" in loaded
     assert [m for m in loaded if m.split(".")[0] in ("torch", "ann", "bridge")] == []
+
+
+def test_architecture_doc_lists_every_module():
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    listed = set(re.findall(r"`((?:ann|snn|bridge)/[\w/]+\.py)`", doc))
+    files = {str(path.relative_to(REPO)) for path in MODULES.values()}
+    assert sorted(files - listed) == [], "modules without a line in docs/architecture.md"
+    assert sorted(listed - files) == [], "docs/architecture.md lists modules that do not exist"
