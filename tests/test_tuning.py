@@ -263,3 +263,22 @@ def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clea
     assert trial_rows(result.study) == trial_rows(clean_study.study)
     hosts = [t.user_attrs.get("ran_on") for t in result.study.trials]
     assert all(h and h["worker"] != "local" for h in hosts)
+
+
+def test_trial_of_an_interrupted_search_is_asked_again(tmp_path, tasks_data):
+    import socket
+    import subprocess
+
+    from bridge.tuning import open_storage, open_study
+
+    cfg = TuneConfig.from_dict(tiny(trials=1))
+    out = tmp_path / "interrupted"
+    study = open_study(cfg, open_storage(str(out / JOURNAL_FILE)))
+    left = study.ask(cfg.space.distributions())  # a driver that died while running this trial
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    left.set_user_attr("driver", {"host": socket.gethostname(), "pid": gone.pid})
+    result = tune(cfg, out, data=tasks_data, progress=False, figures=False)
+    rows = trial_rows(result.study)
+    assert [r[1] for r in rows] == ["FAIL", "COMPLETE"] and result.done_trials == 1
+    assert rows[1][3] == left.params and result.study.trials[1].user_attrs["retry_of"] == 0
