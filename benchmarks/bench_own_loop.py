@@ -126,16 +126,73 @@ def bench(name: str, seeds: list[int], memory: int | None = None, optimizer: str
     return out
 
 
+class ReplayPlugin:
+    """The experiment harness's after-task hook done by :class:`bridge.SleepReplay`,
+    with the harness's sleep seeds (so ``memory=None`` must reproduce ``results/demo``)."""
+
+    def __init__(self, replay: bridge.SleepReplay, seed: int) -> None:
+        from bridge.experiments.data import SLEEP_SEED, task_seed
+        replay.sleep_seed = lambda k: task_seed(seed, k - 1, SLEEP_SEED)  # type: ignore[method-assign]
+        self.replay = replay
+
+    def before_training(self, state: Any) -> None:
+        pass
+
+    def after_task(self, state: Any) -> None:
+        report = self.replay(state.learner.model, state.seen[-1])
+        state.learner.set_model(report.outcome.model)
+        state.record.setdefault("n_examples", []).append(report.n_examples)
+
+    def after_training(self, state: Any) -> None:
+        pass
+
+
+def demo_memory(sizes: list[int | None], config: str = "configs/demo.toml") -> dict[str, Any]:
+    """The demo (``configs/demo.toml``: reference network, squared error, MNIST preset)
+    with SleepReplay keeping all data (``None``) or a seeded sample of N examples per task."""
+    from bridge.experiments.config import ExperimentConfig
+    from bridge.experiments.data import load_tasks
+    from bridge.experiments.learners import build_learner
+    from bridge.experiments.loop import run_cell_loop
+    from bridge.experiments.methods import parse_method
+
+    cfg = ExperimentConfig.from_file(config)
+    tasks, x_test, y_test = load_tasks(cfg)
+    spec = parse_method("src")
+    out: dict[str, Any] = {"config": config, "seeds": list(cfg.seeds), "runs": {}}
+    for memory in sizes:
+        finals = []
+        for seed in cfg.seeds:
+            replay = bridge.SleepReplay(cfg.sleep_params_for(spec), engine=cfg.engine, dtype=cfg.dtype, seed=seed,
+                                        memory=memory)
+            rec = run_cell_loop(build_learner(cfg, spec, seed), tasks, x_test, y_test, seed, cfg.epochs_for,
+                                [ReplayPlugin(replay, seed)])
+            finals.append(rec["final_accuracy"])
+            out["runs"].setdefault(str(memory), {})[str(seed)] = rec
+            logging.info("demo memory=%s seed %d: %.1f %%", memory, seed, rec["final_accuracy"])
+        out["runs"][str(memory)]["final_mean"] = float(np.mean(finals))
+        out["runs"][str(memory)]["final_sd"] = float(np.std(finals, ddof=1))
+        print(f"demo, memory={memory}: final accuracy per seed {np.round(finals, 2).tolist()}, "
+              f"mean {np.mean(finals):.2f} +- {np.std(finals, ddof=1):.2f} %")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--memory", type=int, default=None, help="bounded-memory mode: examples kept per task")
+    ap.add_argument("--demo-memory", nargs="+", default=None, metavar="N",
+                    help="instead: the demo with SleepReplay keeping all data ('all') or N examples per task")
     ap.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
     ap.add_argument("--out", type=Path, default=Path("results/paper/own_loop"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.demo_memory:
+        sizes = [None if m == "all" else int(m) for m in args.demo_memory]
+        write_json(args.out / "demo_memory.json", demo_memory(sizes))
+        return
     for name in args.nets:
         res = bench(name, args.seeds, args.memory, args.optimizer)
         suffix = f"_memory{args.memory}" if args.memory else ""

@@ -168,6 +168,10 @@ class SleepReplay:
             raise SleepDataError("SleepReplay: the task's data is empty")
         return x
 
+    def sleep_seed(self, k: int) -> int:
+        """Seed of the sleep input after task ``k`` (1-based): from ``SeedSequence([seed, k])``."""
+        return int(np.random.SeedSequence([self.seed, k]).generate_state(1)[0])
+
     def __call__(self, model: nn.Module, data: Any, *, steps: int | None = None) -> ReplayReport:
         """Sleep ``model`` in place after the next task, trained on ``data``.
 
@@ -186,8 +190,7 @@ class SleepReplay:
                                            engine=self.engine)
             self.calibration, self.params = calibration, calibration.params
         n_steps = self.params.steps_for_task(k) if steps is None else steps
-        sleep_seed = int(np.random.SeedSequence([self.seed, k]).generate_state(1)[0])
-        outcome = sleep(model, seen, self.params, steps=n_steps, engine=self.engine, seed=sleep_seed,
+        outcome = sleep(model, seen, self.params, steps=n_steps, engine=self.engine, seed=self.sleep_seed(k),
                         dtype=self.dtype, progress=self.progress, inplace=True,
                         engine_options=self.engine_options)
         self.tasks_seen = k
