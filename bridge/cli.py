@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "summary.json and figures. Flags override single fields of the config file.")
     r.add_argument("config", nargs="?",
                    help="TOML/JSON config with [experiment], [train], [sleep] tables, or a [patches] config")
-    r.add_argument("--dataset", choices=DATASETS, help="data set (default mnist-subset; mnist needs --data-dir)")
+    r.add_argument("--dataset", help=f"data set: {', '.join(DATASETS)} (default mnist-subset; mnist needs "
+                                     "--data-dir)")
     r.add_argument("--data-dir", help="folder of IDX files, or the .npz file of dataset 'features'")
     r.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="seeds, distinct integers >= 0 "
                    "(default 0 1 2)")

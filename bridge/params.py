@@ -138,7 +138,7 @@ class SleepParams:
         return 1.0 / (self.dt_s * self.max_rate_hz)
 
     def replace(self, **changes: Any) -> "SleepParams":
-        check_known_keys(changes, "sleep", _FIELD_NAMES, error=SleepParamsError)
+        check_known_keys(changes, "sleep", _FIELD_NAMES, noun="parameter", error=SleepParamsError)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,7 +153,7 @@ class SleepParams:
         :class:`SleepParamsError` naming them."""
         values = check_mapping(values, "sleep", error=SleepParamsError)
         base = preset_or_file(values.pop("preset")) if "preset" in values else cls()
-        check_known_keys(values, "sleep", _FIELD_NAMES, error=SleepParamsError)
+        check_known_keys(values, "sleep", _FIELD_NAMES, noun="parameter", error=SleepParamsError)
         return dataclasses.replace(base, **values)
 
     @classmethod
@@ -221,5 +221,5 @@ def preset_or_file(name: str) -> SleepParams:
 
 def preset(name: str) -> SleepParams:
     """The paper's hyperparameters for ``name`` (see :data:`PRESETS`)."""
-    check_choice(name, "sleep.preset", sorted(PRESETS), error=SleepParamsError)
+    check_choice(name, "sleep.preset", sorted(PRESETS), what="sleep preset", error=SleepParamsError)
     return SleepParams(**PRESETS[name])

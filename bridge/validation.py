@@ -94,11 +94,14 @@ def check_str(value: Any, name: str, *, nonempty: bool = True, error: ErrorType 
     return value
 
 
-def check_choice(value: Any, name: str, choices: Iterable[str], *, error: ErrorType = ConfigError) -> str:
-    """One of ``choices`` (strings)."""
+def check_choice(value: Any, name: str, choices: Iterable[str], *, what: str = "value",
+                 error: ErrorType = ConfigError) -> str:
+    """One of ``choices`` (strings); ``what`` names the kind in the message ("unknown engine 'x'")."""
     choices = tuple(choices)
-    if not isinstance(value, str) or value not in choices:
+    if not isinstance(value, str):
         raise error(f"{name} must be one of {', '.join(map(repr, choices))}, got {_describe(value)}")
+    if value not in choices:
+        raise error(f"{name}: unknown {what} {value!r}; choose one of {', '.join(map(repr, choices))}")
     return value
 
 
@@ -147,13 +150,14 @@ def check_mapping(value: Any, name: str, *, error: ErrorType = ConfigError) -> d
     return dict(value)
 
 
-def check_known_keys(values: Mapping[str, Any], name: str, known: Iterable[str], *,
+def check_known_keys(values: Mapping[str, Any], name: str, known: Iterable[str], *, noun: str = "field",
                      error: ErrorType = ConfigError) -> None:
-    """Refuse keys of ``values`` that are not in ``known``, naming them."""
+    """Refuse keys of ``values`` that are not in ``known``, naming them
+    ("unknown experiment field(s) ['seedz']")."""
     known = sorted(known)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise error(f"unknown {name} field(s) {unknown}; known: {known}")
+        raise error(f"unknown {name} {noun}(s) {unknown}; known: {known}")
 
 
 def check_class_groups(value: Any, name: str = "experiment.class_groups", *,
@@ -204,7 +208,7 @@ def check_train_fields(train: Any, name: str = "train", *, error: ErrorType = Co
     check_int(train.batch_size, f"{name}.batch_size", min=1, error=error)
     check_float(train.lr, f"{name}.lr", min=0, min_open=True, error=error)
     check_float(train.momentum, f"{name}.momentum", min=0, max=1, max_open=True, error=error)
-    check_choice(train.loss, f"{name}.loss", LOSSES, error=error)
+    check_choice(train.loss, f"{name}.loss", LOSSES, what="loss", error=error)
     check_int(train.n_classes, f"{name}.n_classes", min=1, error=error)
 
 
@@ -223,13 +227,13 @@ def check_experiment_fields(cfg: Any, *, error: ErrorType = ConfigError) -> None
     from .params import SleepParams
 
     e = "experiment"
-    check_choice(cfg.dataset, f"{e}.dataset", DATASETS, error=error)
+    check_choice(cfg.dataset, f"{e}.dataset", DATASETS, what="dataset", error=error)
     check_optional(check_str, cfg.data_dir, f"{e}.data_dir", error=error)
     dirs = check_mapping(cfg.data_dirs, f"{e}.data_dirs", error=error)
     for key, value in dirs.items():
-        check_choice(key, f"{e}.data_dirs key", DATASETS, error=error)
+        check_choice(key, f"{e}.data_dirs key", DATASETS, what="dataset", error=error)
         check_str(value, f"{e}.data_dirs.{key}", error=error)
-    check_optional(lambda v, n: check_list(v, n, lambda d, m: check_choice(d, m, DATASETS, error=error),
+    check_optional(lambda v, n: check_list(v, n, lambda d, m: check_choice(d, m, DATASETS, what="dataset", error=error),
                                            min_len=1, error=error), cfg.task_datasets, f"{e}.task_datasets")
     check_bool(cfg.download, f"{e}.download", error=error)
     check_int(cfg.split_seed, f"{e}.split_seed", min=0, max=MAX_SEED, error=error)
@@ -240,8 +244,8 @@ def check_experiment_fields(cfg: Any, *, error: ErrorType = ConfigError) -> None
     check_float(cfg.dropout, f"{e}.dropout", min=0, max=1, max_open=True, error=error)
     check_int_list(cfg.seeds, f"{e}.seeds", min=0, max=MAX_SEED, min_len=1, distinct=True, error=error)
     check_list(cfg.methods, f"{e}.methods", lambda v, n: check_str(v, n, error=error), min_len=1, error=error)
-    check_choice(cfg.engine, f"{e}.engine", snn.available_engines(), error=error)
-    check_choice(cfg.dtype, f"{e}.dtype", tuple(DTYPES), error=error)
+    check_choice(cfg.engine, f"{e}.engine", snn.available_engines(), what="engine", error=error)
+    check_choice(cfg.dtype, f"{e}.dtype", tuple(DTYPES), what="dtype", error=error)
     check_int(cfg.updates_per_task, f"{e}.updates_per_task", min=1, error=error)
     check_optional(check_str, cfg.paper_row, f"{e}.paper_row", error=error)
     check_train_fields(cfg.train, "train", error=error)
