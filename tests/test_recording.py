@@ -145,3 +145,27 @@ def test_input_pieces_equal_one_draw():
     pieces = list(bridge.sleep_input.iter_input_spikes(mean, params, 5000, seed=4, chunk_steps=1234))
     assert [p.steps for p in pieces] == [1234, 1234, 1234, 1234, 64]
     assert snn.SpikeRecord.concatenate(pieces) == whole
+
+
+def test_brian2_input_current_monitor_sees_the_drive():
+    """A StateMonitor of I_syn placed after integration reads the step's input drive
+    (it was cleared in the same schedule slot and read 0), equal to the fast engine's."""
+    from snn.brian2 import equations as eq
+    from snn.brian2.codegen import b2
+
+    net = small_network(2)
+    inp = snn.SpikeRecord.from_dense(np.random.default_rng(5).random((60, 20)) < 0.25)
+    fast = snn.get_engine("fast", record_spikes=True, record_drive={"hidden1": [0, 4, 7], "output": [1]}).build(
+        net).run(inp)
+    eng = snn.get_engine("brian2", codegen="numpy").build(net)
+    mons = {}
+    for l, name, idx in ((1, "hidden1", [0, 4, 7]), (2, "output", [1])):
+        group = eng.brian2_objects["groups"][l]
+        mons[name] = b2.StateMonitor(group, "I_syn", record=idx, when=eq.slot(l), order=eq.LAYER_ORDER["v_monitor"])
+        eng.brian2_network.add(mons[name])
+    res = eng.run(inp)
+    assert all(a == b for a, b in zip(fast.spikes, res.spikes))
+    for name, mon in mons.items():
+        drive = np.asarray(mon.I_syn).T
+        assert np.abs(drive).max() > 0
+        np.testing.assert_allclose(drive, fast.input_drive[name].drive, rtol=0, atol=1e-12)

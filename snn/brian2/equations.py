@@ -39,7 +39,7 @@ layer ``l`` sees layer ``l - 1``'s spikes of the same step, as in the reference:
 
     slot layer0 (input)   0 clear flags   1 SpikeGeneratorGroup   2 relay on_pre
                           3 threshold (spiked)
-    slot layer<l>, l>=1   0 on_pre (I_syn += w)   1 integrate (v = decay v + alpha I_syn)
+    slot layer<l>, l>=1   -1 clear (I_syn = 0)   0 on_pre (I_syn += w)   1 integrate (v = decay v + alpha I_syn)
                           2 voltage monitor   3 threshold   4 on_post (Hebbian rule)
                           5 reset (v = 0, spiked = True)   6 spike monitors
 """
@@ -73,10 +73,13 @@ RECORDED_FLAG = "recorded : boolean (constant)  # spike train is recorded\n"
 #: pass a copy: Brian2 adds its "spike" event to the dict it is given)
 RECORDED_EVENT = {"recorded_spike": "spiked and recorded"}
 
+#: custom operation at the start of layer l's slot: forget the previous step's input
+#: (cleared here, not after integrating, so a monitor of ``I_syn`` later in the slot
+#: reads this step's input drive)
+CLEAR_INPUT = "I_syn = 0"
 #: custom operation of every step: leak and integrate the delivered input
 INTEGRATE = """
 v = decay * v + alpha * I_syn
-I_syn = 0
 spiked = False
 """
 #: s_l = v_l >= threshold * beta_l
@@ -107,7 +110,7 @@ w += int(spiked_pre) * inc - int(not spiked_pre) * dec
 }
 
 #: order of the objects inside the schedule slot of layer l >= 1
-LAYER_ORDER = {"on_pre": 0, "integrate": 1, "v_monitor": 2, "threshold": 3, "on_post": 4, "reset": 5, "monitor": 6}
+LAYER_ORDER = {"clear": -1, "on_pre": 0, "integrate": 1, "v_monitor": 2, "threshold": 3, "on_post": 4, "reset": 5, "monitor": 6}
 #: order of the objects inside the schedule slot of the input layer
 INPUT_ORDER = {"clear": 0, "generator": 1, "relay": 2, "threshold": 3}
 

@@ -78,6 +78,7 @@ def build_network(network: SleepNetwork, recording: Recording,
         g.thresholder["spike"].order = order["threshold"]
         g.resetter["spike"].when = slot
         g.resetter["spike"].order = order["reset"]
+        g.run_regularly(eq.CLEAR_INPUT, clock=clock, when=slot, order=order["clear"], name=f"layer{l}_clear_input")
         integ = g.run_regularly(eq.INTEGRATE, clock=clock, when=slot, order=order["integrate"],
                                 name=f"layer{l}_integrate")
         s = b2.Synapses(groups[l - 1], g, model=eq.SYNAPSE_MODEL, on_pre=eq.ON_PRE, on_post=eq.ON_POST[network.rule],
