@@ -281,3 +281,26 @@ def test_sleep_mlp_arguments_either_fail_typed_or_build(sizes, dropout):
         assert "sizes" in str(exc) or "dropout" in str(exc)
         return
     assert model.sizes == list(sizes) and model.dropout == dropout
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.one_of(st.integers(-3, 30), st.floats(-1, 30), st.booleans(), st.text(max_size=2), st.none()),
+       window_kind=st.sampled_from(["none", "int", "float", "short", "out_of_range"]))
+def test_sleep_arguments_either_fail_typed_naming_them_or_run_as_asked(steps, window_kind):
+    """``steps``/``windows`` of any type: a typed error naming the argument, or a
+    sleep of exactly the asked length."""
+    from bridge.errors import BridgeError
+    from snn.errors import SnnError
+
+    x = np.random.default_rng(0).random((10, 16))
+    params = SleepParams(beta=(1.0, 1.0), mask_size=1, steps_first=6)  # steps=None: steps_first
+    n = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else 4
+    windows = {"none": None, "int": np.zeros((n, 2), dtype=np.int64), "float": np.full((n, 2), 0.5),
+               "short": np.zeros((n + 1, 2), dtype=np.int64), "out_of_range": np.full((n, 2), 7)}[window_kind]
+    try:
+        outcome = bridge.sleep(_small_model(), x, params, steps=steps, engine="dense", windows=windows)
+    except (BridgeError, SnnError) as exc:
+        assert "steps" in str(exc) or "window" in str(exc), str(exc)
+        return
+    assert window_kind in ("none", "int")
+    assert outcome.result.counts.shape[0] == (params.steps_first if steps is None else steps)
