@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 from tqdm import tqdm
 
@@ -18,24 +17,12 @@ from snn.spikes import InputDriveTrace, VoltageTrace, WeightSnapshot
 
 from .convert import export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization
-from .params import SleepParams
+from .errors import SleepParamsError
+from .params import SleepParams, as_sleep_params
 from .sleep_data import sleep_data
 from .sleep_input import iter_input_spikes, mean_image
 
 logger = logging.getLogger(__name__)
-
-
-def _as_data(seen_x: Any, n_inputs: int) -> np.ndarray:
-    x = seen_x.detach().cpu().numpy() if isinstance(seen_x, torch.Tensor) else np.asarray(seen_x)
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"seen data must be a non-empty (n, features) array, got shape {x.shape}")
-    if x.shape[1] != n_inputs:
-        raise ValueError(f"seen data has {x.shape[1]} features but the model takes {n_inputs} inputs")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise ValueError("seen data contains NaN, infinite or non-numeric values")
-    if x.min() < 0:
-        raise ValueError("seen data has negative values: sleep input rates cannot be negative")
-    return x
 
 
 @dataclass
@@ -53,7 +40,7 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
     model: bias-free Linear/ReLU stack (see :func:`bridge.convert.check_model`).
     seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1].
     """
-    params = params or SleepParams()
+    params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     params.validate()
     weights = export_weights(model)
     x = sleep_data(model, seen_x)
@@ -228,15 +215,15 @@ def sleep(
         counts, 32 bytes per step for 3 layers, allocated before any work). The
         result is the same for any ``chunk_steps``.
     """
-    params = params or SleepParams()
+    params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     steps = params.steps_first if steps is None else steps
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+        raise SleepParamsError(f"steps must be an integer >= 0, got {steps!r}")
     if not isinstance(chunk_steps, (int, np.integer)) or isinstance(chunk_steps, bool) or chunk_steps < 1:
-        raise ValueError(f"chunk_steps must be an integer >= 1, got {chunk_steps!r}")
+        raise SleepParamsError(f"chunk_steps must be an integer >= 1, got {chunk_steps!r}")
     every = record_weights_every
     if every is not None and (not isinstance(every, (int, np.integer)) or isinstance(every, bool) or every < 1):
-        raise ValueError(f"record_weights_every must be an integer >= 1 or None, got {every!r}")
+        raise SleepParamsError(f"record_weights_every must be an integer >= 1 or None, got {every!r}")
     options = dict(engine_options or {})
     for name, value in (("record_v", record_v), ("record_drive", record_drive)):
         if value is not None:
