@@ -50,6 +50,7 @@ def plot_search(study: optuna.Study, out_dir: str | Path, paper_value: float | N
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     h = history(study)
     imp = importances(study)
@@ -59,6 +60,8 @@ def plot_search(study: optuna.Study, out_dir: str | Path, paper_value: float | N
     if paper_value is not None:
         ax1.axhline(paper_value, ls="--", color="C3", label="starting preset")
     ax1.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"search history: {study.study_name}")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.margins(y=0.1)
     ax1.legend(loc="lower right")
     if imp:
         names = list(imp)[::-1]
