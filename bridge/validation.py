@@ -257,7 +257,7 @@ def check_experiment_fields(cfg: Any, *, error: ErrorType = ConfigError) -> None
 
 __all__ = [
     "MAX_SEED", "check_bool", "check_choice", "check_class_groups", "check_distinct_methods",
-    "check_experiment_fields", "check_train_fields", "method_identity", "check_float", "check_float_tuple", "check_int",
-    "check_int_list", "check_known_keys", "check_list", "check_mapping", "check_optional", "check_str",
-    "is_int", "is_real",
+    "check_experiment_fields", "check_float", "check_float_tuple", "check_int", "check_int_list",
+    "check_known_keys", "check_list", "check_mapping", "check_optional", "check_str", "check_train_fields",
+    "is_int", "is_real", "method_identity",
 ]
