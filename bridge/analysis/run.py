@@ -129,6 +129,12 @@ def load_model(data: RunData, seed: int, task: int, stage: str) -> torch.nn.Modu
     return model
 
 
+def selective_count(top_n: int, width: int) -> int:
+    """Selective units per task/class in a layer of ``width`` units: ``top_n``, at most
+    half the layer (so random subsets of equal size have other units to come from)."""
+    return max(1, min(int(top_n), width // 2))
+
+
 def _hidden_names(n_hidden: int) -> list[str]:
     return [f"hidden{l}" for l in range(1, n_hidden + 1)]
 
@@ -162,7 +168,7 @@ def analyze_sleep(data: RunData, seed: int, k: int, *, top_n: int = 100,
     acts_after = hidden_layer_activations(after, x)
     names = _hidden_names(len(acts_before))
     task_x = [data.x_test[np.isin(data.y_test, g)] for g in groups]
-    units = [task_selective_units(a, y, groups, min(top_n, a.shape[1])) for a in acts_before]
+    units = [task_selective_units(a, y, groups, selective_count(top_n, a.shape[1])) for a in acts_before]
     drive = task_unit_drive(before, after, task_x, units)
     layers: dict[str, Any] = {}
     figs: dict[str, Any] = {"corr": {}, "classes": None}
@@ -170,7 +176,7 @@ def analyze_sleep(data: RunData, seed: int, k: int, *, top_n: int = 100,
         ab, aa = acts_before[l], acts_after[l]
         sb, sa = representation_summary(ab, y), representation_summary(aa, y)
         counts = np.asarray(outcome.result.totals[l + 1])
-        n_units = min(top_n, ab.shape[1])
+        n_units = selective_count(top_n, ab.shape[1])
         task_sets = {f"task{j + 1}": u for j, u in enumerate(units[l])}
         class_sets = {f"class{c}": u for c, u in class_selective_units(ab, y, n_units).items()}
         classes, rb = class_correlation_matrix(ab, y)
@@ -270,5 +276,5 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
     return report
 
 
-__all__ = ["MEASURES", "RunData", "SCHEMA_VERSION", "analyze_run", "analyze_sleep", "load_model", "open_run",
+__all__ = ["MEASURES", "RunData", "selective_count", "SCHEMA_VERSION", "analyze_run", "analyze_sleep", "load_model", "open_run",
            "summarize"]
