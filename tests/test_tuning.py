@@ -282,3 +282,28 @@ def test_trial_of_an_interrupted_search_is_asked_again(tmp_path, tasks_data):
     rows = trial_rows(result.study)
     assert [r[1] for r in rows] == ["FAIL", "COMPLETE"] and result.done_trials == 1
     assert rows[1][3] == left.params and result.study.trials[1].user_attrs["retry_of"] == 0
+
+
+def test_interrupted_search_keeps_its_best_and_resumes(tmp_path, tasks_data, monkeypatch):
+    from bridge.tuning import tuner
+
+    real = tuner.trial_value
+    calls = []
+
+    def stop_at_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr("bridge.tuning.tuner.trial_value", stop_at_second)
+    out = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        tune(tiny(), out, data=tasks_data, progress=False, figures=False)
+    params, prov = read_preset_file(out / "preset.toml")  # the best of the finished trial is kept
+    assert prov["trials"] == 1 and params == TuneConfig.from_dict(tiny()).experiment.sleep
+    monkeypatch.setattr("bridge.tuning.tuner.trial_value", real)
+    result = tune(tiny(), out, data=tasks_data, progress=False, figures=False)
+    rows = trial_rows(result.study)
+    assert [r[1] for r in rows] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"] and result.done_trials == 3
+    assert rows[2][3] == rows[1][3]  # the interrupted trial's parameters are asked again first

@@ -122,6 +122,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def mark_interrupted(study: optuna.Study, number: int, params: dict[str, Any]) -> None:
+    """Fail running trial ``number`` as ``interrupted`` (it does not count as done)
+    and ask its ``params`` again first."""
+    study.set_user_attr(INTERRUPTED_ATTR, [*study.user_attrs.get(INTERRUPTED_ATTR, []), number])
+    study.tell(number, state=TrialState.FAIL)
+    study.enqueue_trial(params, user_attrs={"retry_of": number})
+
+
 def requeue_interrupted(study: optuna.Study) -> int:
     """Mark trials left running by a driver that no longer runs on this host as
     failed (``interrupted``) and ask their parameters again first; returns how many."""
@@ -131,10 +139,7 @@ def requeue_interrupted(study: optuna.Study) -> int:
         driver = t.user_attrs.get("driver") or {}
         if driver.get("host") != here or driver.get("pid") == os.getpid() or _alive(int(driver.get("pid", 0))):
             continue
-        interrupted = [*study.user_attrs.get(INTERRUPTED_ATTR, []), t.number]
-        study.set_user_attr(INTERRUPTED_ATTR, interrupted)
-        study.tell(t.number, state=TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        mark_interrupted(study, t.number, t.params)
         n += 1
     if n:
         logger.warning("study %s: %d trial(s) of an interrupted search are asked again", study.study_name, n)
@@ -192,20 +197,21 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
         bar.set_postfix_str(f"best {_best_text(study)}")
         bar.update(1)
 
+    running: dict[Any, optuna.Trial] = {}  # future (or trial number when serial) -> trial
     try:
         if submit is None:
             for _ in range(n_new):
                 trial = ask()
+                running[trial.number] = trial
                 try:
                     result: dict[str, Any] | BaseException = evaluate(trial.params)
                 except errors as exc:
                     result = exc
-                finished(trial, result)
+                finished(running.pop(trial.number), result)
             return
         from distributed import wait
 
         asked = 0
-        running: dict[Any, optuna.Trial] = {}
         while asked < n_new or running:
             while asked < n_new and len(running) < in_flight:
                 trial = ask()
@@ -219,5 +225,9 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
                 except errors as exc:
                     result = exc
                 finished(trial, result)
+    except KeyboardInterrupt:  # the running trials are asked again when the search resumes
+        for trial in running.values():
+            mark_interrupted(study, trial.number, trial.params)
+        raise
     finally:
         bar.close()

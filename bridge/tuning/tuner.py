@@ -207,7 +207,20 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     n_new = max(0, cfg.trials - n_done)
     if n_done:
         logger.warning("study %s: %d trial(s) already done; running %d more", cfg.study_name, n_done, n_new)
-    _search(cfg, study, val, n_new, progress)
+    try:
+        _search(cfg, study, val, n_new, progress)
+    except KeyboardInterrupt:  # keep what the finished trials found, then stop
+        _write_outputs(cfg, study, out, storage_text, figures)
+        raise
+    best_params, best_value, preset_path = _write_outputs(cfg, study, out, storage_text, figures)
+    return TuneResult(study, best_params, best_value, preset_path, n_new, len(done_trials(study)), out,
+                      time.perf_counter() - t0)
+
+
+def _write_outputs(cfg: TuneConfig, study: optuna.Study, out: Path, storage_text: str,
+                   figures: bool) -> tuple[SleepParams | None, float | None, Path | None]:
+    """Write the preset (if a trial completed), the summary and the figure; returns
+    the best parameters, value and preset path (``None`` without a complete trial)."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best_params = best_value = preset_path = None
     if complete:
@@ -225,5 +238,4 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
         "importances": importances(study) if complete else {}, "trials": _trial_rows(study)})
     if figures and complete:
         plot_search(study, out, start_trial.value if start_trial else None)
-    return TuneResult(study, best_params, best_value, preset_path, n_new, len(done_trials(study)), out,
-                      time.perf_counter() - t0)
+    return best_params, best_value, preset_path
