@@ -63,10 +63,11 @@ def plot_raster(result: SleepResult, layer: str | int, *, neurons: Sequence[int]
     """Raster of ``layer``'s spikes (needs ``record_spikes=True``); returns the Axes."""
     ax = _axes(ax)
     t, i = raster(result, layer, neurons, t_start_ms, t_stop_ms)
-    kw = {"s": 2, "marker": "|", "color": "k", "linewidths": 0.5, **scatter_kw}
+    kw = {"s": 6, "marker": "|", "color": "k", "linewidths": 0.5, **scatter_kw}
     ax.scatter(t, i, **kw)
     name = result.layer_names[layer_index(result, layer)]
-    ax.set(xlabel="time (ms)", ylabel=f"{name} neuron", title=f"{name}: {t.size} spikes")
+    stop = result.steps * float(result.dt_ms) if t_stop_ms is None else t_stop_ms
+    ax.set(xlabel="time (ms)", ylabel=f"{name} neuron", title=f"{name}: {t.size} spikes", xlim=(t_start_ms, stop))
     return ax
 
 
