@@ -17,6 +17,7 @@ from bridge.experiments import ExperimentConfig, load_tasks, run_cell
 from bridge.params import SleepParams
 from bridge.tuning import (TuneConfig, parse_space, read_preset_file, tune, validation_tasks)
 from bridge.tuning.study import JOURNAL_FILE
+from bridge.tuning.tuner import start_values
 
 #: a tiny run: 2 tasks of 100 examples, a 784-16-10 network, a few updates and sleep steps
 TINY = {
@@ -307,3 +308,14 @@ def test_interrupted_search_keeps_its_best_and_resumes(tmp_path, tasks_data, mon
     rows = trial_rows(result.study)
     assert [r[1] for r in rows] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"] and result.done_trials == 3
     assert rows[2][3] == rows[1][3]  # the interrupted trial's parameters are asked again first
+
+
+def test_example_tuning_configs_are_valid():
+    from pathlib import Path
+
+    configs = sorted(Path(__file__).resolve().parents[1].glob("configs/tune_*.toml"))
+    assert configs
+    for path in configs:
+        cfg = TuneConfig.from_file(path)
+        assert cfg.experiment.method_specs()[0].sleep and cfg.space.params
+        assert start_values(cfg) is not None  # trial 0 is the config's own [sleep] (the paper's preset)

@@ -72,7 +72,7 @@ def _tasks_of(data: Any) -> Sequence[Task]:
     return list(tasks)
 
 
-def _start_values(cfg: TuneConfig) -> dict[str, Any] | None:
+def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
     """The ``[sleep]`` table's values of the searched parameters, if all lie in the space."""
     base = cfg.experiment.sleep
     values = {}
@@ -200,7 +200,7 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     del data  # the test split goes no further
     logger.info("validation split (train, validation) per task: %s", val.sizes)
     if not study.trials:
-        start = _start_values(cfg)
+        start = start_values(cfg)
         if start is not None:  # trial 0: the [sleep] table's own values
             study.enqueue_trial(start, user_attrs={"start": True})
     n_done = len(done_trials(study))
