@@ -117,7 +117,12 @@ class _Collector:
     that grows with the sleep length) are allocated before any work."""
 
     def __init__(self, steps: int, n_layers: int, record_spikes: bool) -> None:
-        self.counts = np.empty((steps, n_layers + 1), dtype=np.int64)
+        try:
+            self.counts = np.empty((steps, n_layers + 1), dtype=np.int64)
+        except MemoryError:
+            need = steps * (n_layers + 1) * 8 / 2**30
+            raise SleepParamsError(f"steps={steps}: the per-step spike counts alone need {need:.1f} GiB, more "
+                                   "memory than is available; sleep in several calls") from None
         self.filled = 0
         self.totals: list[np.ndarray] | None = None
         self.spikes: list[list[SpikeRecord]] | None = [] if record_spikes else None

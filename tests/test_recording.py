@@ -169,3 +169,14 @@ def test_brian2_input_current_monitor_sees_the_drive():
         drive = np.asarray(mon.I_syn).T
         assert np.abs(drive).max() > 0
         np.testing.assert_allclose(drive, fast.input_drive[name].drive, rtol=0, atol=1e-12)
+
+
+def test_what_cannot_be_bounded_fails_before_work(model_and_data, monkeypatch):
+    model, x = model_and_data
+    ran = []
+    from snn.fast import FastEngine
+
+    monkeypatch.setattr(FastEngine, "_run", lambda self, spikes: ran.append(1))
+    with pytest.raises(ValueError, match="GiB"):
+        bridge.sleep(model, x, steps=10**14)
+    assert not ran
