@@ -170,3 +170,24 @@ def test_models_are_saved_before_and_after_each_sleep(tmp_path):
     assert none["methods"]["src"]["final_accuracy"] == strict_json(out / "summary.json")["methods"]["src"][
         "final_accuracy"]
     assert np.isfinite(cell["final_accuracy"])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("seeds", "12", "experiment.seeds"),
+    ("seeds", [True], "experiment.seeds"),
+    ("seeds", [1, 1], "experiment.seeds"),
+    ("sizes", [784, 32.5, 24, 10], "experiment.sizes"),
+    ("methods", ["src", "sequential+src"], "the same method twice"),
+    ("methods", ["parallel+src"], "not a method"),
+    ("methods", [], "experiment.methods"),
+])
+def test_config_fields_are_checked_not_coerced(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(**{f"experiment__{field}": value})
+
+
+def test_overlapping_class_groups_are_refused_within_a_data_set():
+    with pytest.raises(ValueError, match="class 1 .*is in group 0 and group 1"):
+        tiny(experiment__class_groups=[[0, 1], [1, 2]])
+    cross = tiny(experiment__class_groups=[[0, 1], [0, 1]], experiment__task_datasets=["mnist-subset", "fashion-mnist"])
+    assert cross.class_groups == [[0, 1], [0, 1]]  # the same labels in two data sets are two classes
