@@ -51,7 +51,7 @@ def main() -> None:
             t0 = time.perf_counter()
             result = tune(cfg, tmp, workers=workers or None, progress=False, figures=False)
             wall = time.perf_counter() - t0
-        values = [t.value for t in sorted(result.study.trials, key=lambda t: t.number)]
+            values = [t.value for t in sorted(result.study.trials, key=lambda t: t.number)]
         if first is None:
             first = (wall, values)
         label = "serial" if not workers else f"{workers} workers"
