@@ -173,6 +173,7 @@ def test_spikes_and_weights_equal_dense(case, dtype, rule):
     assert ref.counts[:, 1:].sum(0).min() > 20, "the test network must actually spike"
     assert res.engine == case.engine and res.layer_names == ref.layer_names and res.dt_ms == ref.dt_ms
     assert res.weights[0].dtype == np.dtype(dtype)
+    assert res.spikes is not None and ref.spikes is not None, "spikes are recorded by default"
     assert_same_spikes(ref, res)
     assert_same_weights(ref, res, case.tol(dtype))
     assert max(np.abs(w - w0).max() for w, w0 in zip(res.weights, net.weights)) > 1e-3, \
@@ -187,7 +188,8 @@ def test_spikes_and_weights_equal_dense(case, dtype, rule):
     assert_same_weights(ref_more, res_more, case.tol(dtype))
     if case.potentials:
         fast = snn.get_engine("fast", dtype=dtype).build(net.copy())
-        fast.run(spikes), fast.run(more)
+        fast.run(spikes)
+        fast.run(more)
         assert_same_potentials(fast, eng, 0.0 if case.engine == "fast" else case.tol(dtype))
 
 
