@@ -8,12 +8,7 @@ Front door::
 
 Only this package knows both sides.
 """
-from importlib.metadata import PackageNotFoundError, version as _dist_version
-
-try:  # one version: the installed distribution's (pyproject.toml)
-    __version__ = _dist_version("sleep-replay")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+from .version import __version__  # one version: the installed distribution's
 
 from .convert import check_model, export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization

@@ -24,7 +24,7 @@ from ann.baselines import LEARNERS
 from ann.training import LOSSES
 from snn.base import DTYPES
 
-from . import __version__
+from .version import __version__
 from .errors import USER_ERRORS, ConfigError
 from .params import PRESETS, SleepParams, field_specs, read_config
 from .validation import check_mapping

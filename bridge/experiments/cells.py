@@ -72,7 +72,7 @@ def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data
     data: ``load_tasks(cfg)`` if already loaded (else loaded here).
     model_dir: where a sleeping method saves its models (``None``: not saved).
     """
-    from .. import __version__
+    from ..version import __version__
 
     cfg = cfg.resolved()
     spec = _spec(cfg, method)

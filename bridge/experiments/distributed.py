@@ -125,7 +125,7 @@ def _worker_cell(cfg: ExperimentConfig, method: str, seed: int, model_dir: str |
 
 def _probe(cfg: ExperimentConfig, out: str, version: str) -> dict[str, Any]:
     """Runs on every worker before the cells: package version, data, results folder."""
-    from .. import __version__
+    from ..version import __version__
 
     where = where_am_i()
     if __version__ != version:
@@ -145,7 +145,7 @@ def _probe(cfg: ExperimentConfig, out: str, version: str) -> dict[str, Any]:
 
 def preflight(client: Any, cfg: ExperimentConfig, out: Path) -> list[dict[str, Any]]:
     """Check every worker of ``client`` (see module docstring); returns their descriptions."""
-    from .. import __version__
+    from ..version import __version__
 
     workers = client.scheduler_info().get("workers", {})
     if not workers:

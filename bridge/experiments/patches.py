@@ -86,7 +86,7 @@ def run_patches(cfg: PatchesConfig, out_dir: str | Path, progress: bool = True) 
     """Sweep the overlaps; write ``summary.json``, ``summary.md`` and ``patches_overlap.png``
     (earlier ones are archived). ``out_dir`` is locked for the run
     (:class:`~bridge.errors.ResultsDirError` if another run holds it)."""
-    from .. import __version__
+    from ..version import __version__
     from .plots import plot_patches
 
     t0 = time.perf_counter()

@@ -97,7 +97,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
     threads_per_worker: threads of every cell on Dask (default: the cores
     shared equally among the local workers; a remote worker's thread count).
     """
-    from .. import __version__
+    from ..version import __version__
 
     cfg = cfg.resolved()
     out = results_dir(out_dir)

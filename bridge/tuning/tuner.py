@@ -96,7 +96,7 @@ def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[in
 
 
 def _check_workers(client: Any) -> int:
-    from .. import __version__
+    from ..version import __version__
 
     def version() -> str:
         from bridge import __version__ as v
@@ -151,7 +151,7 @@ def _trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def _provenance(cfg: TuneConfig, study: optuna.Study, storage: str, best: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "package_version": __version__, "optuna_version": optuna.__version__,
