@@ -216,15 +216,14 @@ def check_train_fields(train: Any, name: str = "train", *, error: ErrorType = Co
 MAX_SEED = 2 ** 63 - 1
 
 
-def check_experiment_fields(cfg: Any, *, error: ErrorType = ConfigError) -> None:
+def check_experiment_fields(cfg: Any, *, sleep_type: type, error: ErrorType = ConfigError) -> None:
     """Type and range of every field of an ``ExperimentConfig`` (``experiment.*``,
     ``train.*``, ``method_options``), before any cross-field check or work.
-    ``cfg.sleep`` must be a validated :class:`bridge.params.SleepParams`."""
+    ``cfg.sleep`` must be a validated ``sleep_type`` (:class:`bridge.params.SleepParams`,
+    passed in so this generic module does not import the parameters that use it)."""
     import snn
     from ann import DATASETS
     from snn.base import DTYPES
-
-    from .params import SleepParams
 
     e = "experiment"
     check_choice(cfg.dataset, f"{e}.dataset", DATASETS, what="dataset", error=error)
@@ -249,8 +248,8 @@ def check_experiment_fields(cfg: Any, *, error: ErrorType = ConfigError) -> None
     check_int(cfg.updates_per_task, f"{e}.updates_per_task", min=1, error=error)
     check_optional(check_str, cfg.paper_row, f"{e}.paper_row", error=error)
     check_train_fields(cfg.train, "train", error=error)
-    if not isinstance(cfg.sleep, SleepParams):
-        raise error(f"sleep must be a SleepParams, got {_describe(cfg.sleep)}")
+    if not isinstance(cfg.sleep, sleep_type):
+        raise error(f"sleep must be a {sleep_type.__name__}, got {_describe(cfg.sleep)}")
     options = check_mapping(cfg.method_options, "method_options", error=error)
     for key, table in options.items():
         check_mapping(table, f"method_options.{key}", error=error)

@@ -72,7 +72,7 @@ class ExperimentConfig:
     def validate(self) -> None:
         """Raise :class:`~bridge.errors.ConfigError` (a ``ValueError``) naming the
         first bad field, before any training."""
-        check_experiment_fields(self)  # every field's type and range (bridge.validation)
+        check_experiment_fields(self, sleep_type=SleepParams)  # every field's type and range (bridge.validation)
         for name in self.task_datasets or [self.dataset]:
             if name not in DATASETS:
                 raise ConfigError(f"experiment.dataset: unknown dataset {name!r}; choose one of {DATASETS}")

@@ -99,7 +99,7 @@ def _check_workers(client: Any) -> int:
     from ..version import __version__
 
     def version() -> str:
-        from bridge import __version__ as v
+        from bridge.version import __version__ as v
 
         return v
 
