@@ -147,7 +147,7 @@ class ReplayPlugin:
         pass
 
 
-def demo_memory(sizes: list[int | None], config: str = "configs/demo.toml") -> dict[str, Any]:
+def demo_memory(sizes: list[int | None], seeds: list[int], config: str = "configs/demo.toml") -> dict[str, Any]:
     """The demo (``configs/demo.toml``: reference network, squared error, MNIST preset)
     with SleepReplay keeping all data (``None``) or a seeded sample of N examples per task."""
     from bridge.experiments.config import ExperimentConfig
@@ -159,10 +159,10 @@ def demo_memory(sizes: list[int | None], config: str = "configs/demo.toml") -> d
     cfg = ExperimentConfig.from_file(config)
     tasks, x_test, y_test = load_tasks(cfg)
     spec = parse_method("src")
-    out: dict[str, Any] = {"config": config, "seeds": list(cfg.seeds), "runs": {}}
+    out: dict[str, Any] = {"config": config, "seeds": list(seeds), "runs": {}}
     for memory in sizes:
         finals = []
-        for seed in cfg.seeds:
+        for seed in seeds:
             replay = bridge.SleepReplay(cfg.sleep_params_for(spec), engine=cfg.engine, dtype=cfg.dtype, seed=seed,
                                         memory=memory)
             rec = run_cell_loop(build_learner(cfg, spec, seed), tasks, x_test, y_test, seed, cfg.epochs_for,
@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.demo_memory:
         sizes = [None if m == "all" else int(m) for m in args.demo_memory]
-        write_json(args.out / "demo_memory.json", demo_memory(sizes))
+        name = "demo_memory_" + "_".join(args.demo_memory) + ".json"
+        write_json(args.out / name, demo_memory(sizes, args.seeds))
         return
     for name in args.nets:
         res = bench(name, args.seeds, args.memory, args.optimizer)
