@@ -163,21 +163,31 @@ def task_selective_units(acts: np.ndarray, labels: np.ndarray, class_groups: Seq
     return out
 
 
-def mean_input_drive(model: nn.Module, x: np.ndarray) -> list[np.ndarray]:
+def mean_input_drive(model: nn.Module, x: np.ndarray,
+                     groups: Sequence[np.ndarray] | None = None) -> list[np.ndarray] | list[list[np.ndarray]]:
     """Per layer (hidden layers and output), the ``(width_l,)`` mean over ``x`` of the
-    input drive ``(W_l h_{l-1})_i`` (test mode; ``h_0 = x``)."""
+    input drive ``(W_l h_{l-1})_i`` (test mode; ``h_0 = x``).
+
+    groups: optional row-index arrays of ``x``; then one such list per group (one
+    forward pass for all groups).
+    """
     x = check_data_width(model, x)
     linears = linear_layers(model)
     acts = layer_activations(model, x)  # every layer; layer l's input is acts[l - 1]
     inputs = [np.asarray(x, dtype=np.float64)] + [a.astype(np.float64) for a in acts[:-1]]
-    out = []
-    for lin, h in zip(linears, inputs):
-        w = lin.weight.detach().cpu().double().numpy()
-        drive = h.mean(0) @ w.T  # mean of a linear map = map of the mean
-        if lin.bias is not None:
-            drive = drive + lin.bias.detach().cpu().double().numpy()
-        out.append(drive)
-    return out
+    weights = [lin.weight.detach().cpu().double().numpy() for lin in linears]
+    biases = [None if lin.bias is None else lin.bias.detach().cpu().double().numpy() for lin in linears]
+
+    def drive(rows: np.ndarray | slice) -> list[np.ndarray]:
+        out = []
+        for w, b, h in zip(weights, biases, inputs):
+            d = h[rows].mean(0) @ w.T  # mean of a linear map = map of the mean
+            out.append(d if b is None else d + b)
+        return out
+
+    if groups is None:
+        return drive(slice(None))
+    return [drive(np.asarray(g, dtype=np.int64)) for g in groups]
 
 
 def representation_summary(acts: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -29,8 +29,11 @@ def task_unit_drive(model_before: nn.Module, model_after: nn.Module, task_x: Seq
     """
     if len(task_x) == 0:
         raise AnalysisError("no task data given")
-    before = [mean_input_drive(model_before, x) for x in task_x]
-    after = [mean_input_drive(model_after, x) for x in task_x]
+    bounds = np.cumsum([0] + [len(x) for x in task_x])
+    rows = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    x_all = np.concatenate(task_x)
+    before = mean_input_drive(model_before, x_all, rows)  # [task][layer]
+    after = mean_input_drive(model_after, x_all, rows)
     out = []
     for l, units_per_task in enumerate(task_units):
         if len(units_per_task) != len(task_x):
