@@ -273,7 +273,7 @@ class SleepResult:
 
     def to_neo(self, **options):
         """This result's spikes as a ``neo.Block`` (one Segment, one SpikeTrain per
-        neuron, annotated with layer names); see :func:`snn.neo_export.to_neo`."""
-        from .neo_export import to_neo
+        neuron, annotated with layer names); see :func:`snn.neo_layout.to_neo`."""
+        from .neo_layout import to_neo
 
         return to_neo(self, **options)
