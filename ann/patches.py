@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .tasks import Task
+from .errors import DataError
 
 
 def make_patches(overlap: int, width: int = 10, n_images: int = 4, seed: int = 0) -> np.ndarray:
@@ -17,11 +18,11 @@ def make_patches(overlap: int, width: int = 10, n_images: int = 4, seed: int = 0
     n_pixels = width * width
     n_active = n_pixels // 6
     if not 0 <= overlap < n_active:
-        raise ValueError(f"overlap must be in [0, {n_active - 1}] for {width} x {width} images "
+        raise DataError(f"overlap must be in [0, {n_active - 1}] for {width} x {width} images "
                          f"({n_active} active pixels each), got {overlap}")
     unique = n_active - overlap
     if overlap + n_images * unique > n_pixels:
-        raise ValueError(f"{n_images} images with {unique} unique pixels each do not fit {n_pixels} pixels")
+        raise DataError(f"{n_images} images with {unique} unique pixels each do not fit {n_pixels} pixels")
     rng = np.random.default_rng(seed)
     pixels = rng.permutation(n_pixels)
     shared = pixels[:overlap]

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import Dataset
+from .errors import DataError
 
 #: SRC_SPEC.md section 1: five tasks of two digits each
 CLASS_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
@@ -41,15 +42,15 @@ def class_incremental_tasks(
     groups = [tuple(int(c) for c in g) for g in class_groups]
     flat = [c for g in groups for c in g]
     if not groups or any(len(g) == 0 for g in groups):
-        raise ValueError("class_groups must be non-empty groups of class labels")
+        raise DataError("class_groups must be non-empty groups of class labels")
     if len(set(flat)) != len(flat):
-        raise ValueError(f"a class appears in more than one task: {groups}")
+        raise DataError(f"a class appears in more than one task: {groups}")
     present = set(np.unique(data.y_train).tolist())
     missing = [c for c in flat if c not in present]
     if missing:
-        raise ValueError(f"classes {missing} have no training examples in {data.name}")
+        raise DataError(f"classes {missing} have no training examples in {data.name}")
     if max_train_per_task is not None and max_train_per_task < 1:
-        raise ValueError(f"max_train_per_task must be >= 1, got {max_train_per_task}")
+        raise DataError(f"max_train_per_task must be >= 1, got {max_train_per_task}")
     tasks = []
     for g in groups:
         tr = np.flatnonzero(np.isin(data.y_train, g))[:max_train_per_task]

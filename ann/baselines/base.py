@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..evaluation import predict
+from ..errors import TrainingConfigError
 from ..tasks import Task
 from ..training import TrainConfig, TrainingHooks, train_task
 
@@ -51,7 +52,7 @@ class ContinualLearner:
     def __init__(self, model: nn.Module, train_config: TrainConfig, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))
         if unknown:
-            raise ValueError(f"method {self.name}: unknown option(s) {unknown}; known: {sorted(self.defaults)}")
+            raise TrainingConfigError(f"method {self.name}: unknown option(s) {unknown}; known: {sorted(self.defaults)}")
         self.options = {**self.defaults, **options}
         self.model = model
         self.train_config = train_config
@@ -66,7 +67,7 @@ class ContinualLearner:
         for n in names:
             v = self.options[n]
             if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-                raise ValueError(f"method {self.name}: option {n} must be a number {'>=' if allow_zero else '>'} 0, "
+                raise TrainingConfigError(f"method {self.name}: option {n} must be a number {'>=' if allow_zero else '>'} 0, "
                                  f"got {v!r}")
 
     # ------------------------------------------------------------ protocol

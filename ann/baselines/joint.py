@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..tasks import Task
+from ..errors import TrainingConfigError
 from .base import ContinualLearner, Experience
 
 
@@ -25,7 +26,7 @@ class JointTraining(ContinualLearner):
     def validate_options(self) -> None:
         epochs = self.options["epochs"]
         if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
-            raise ValueError(f"method parallel: option epochs must be an integer >= 1, got {epochs!r}")
+            raise TrainingConfigError(f"method parallel: option epochs must be an integer >= 1, got {epochs!r}")
 
     def experiences(self, tasks: Sequence[Task]) -> list[Experience]:
         """One experience holding every task's training data, in task order."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ContinualLearner
+from ..errors import TrainingConfigError
 
 
 class Rehearsal(ContinualLearner):
@@ -21,7 +22,7 @@ class Rehearsal(ContinualLearner):
     def validate_options(self) -> None:
         f = self.options["fraction"]
         if not isinstance(f, (int, float)) or not 0 < f <= 1:
-            raise ValueError(f"method rehearsal: option fraction must be in (0, 1], got {f!r}")
+            raise TrainingConfigError(f"method rehearsal: option fraction must be in (0, 1], got {f!r}")
         self.memory_x: list[np.ndarray] = []
         self.memory_y: list[np.ndarray] = []
 
