@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .devices import model_device
+
 
 @torch.no_grad()
 def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
@@ -14,7 +16,8 @@ def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 20
     was_training = model.training
     model.eval()
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    out = [model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]
+    device = model_device(model)
+    out = [model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 

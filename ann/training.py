@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from .devices import model_device
 from .errors import DataError, TrainingConfigError, TrainingDivergedError
 
 logger = logging.getLogger(__name__)
@@ -130,13 +131,14 @@ def train_task(
     if y.min() < 0 or y.max() >= config.n_classes:
         raise DataError(f"labels must lie in [0, {config.n_classes}), got [{y.min()}, {y.max()}]")
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    device = model_device(model)  # batches go to the model's device (CPU: unchanged)
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     model.train()
     losses = []
     # dropout masks draw from torch's global generator: seed it inside a fork so
     # the caller's random state is left as it was
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
         torch.manual_seed(int(seed))
         for _ in tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
             order = torch.randperm(len(xt), generator=gen)
@@ -144,6 +146,8 @@ def train_task(
             for start in range(0, len(order), config.batch_size):
                 idx = order[start : start + config.batch_size]
                 xb, yb = xt[idx], yt[idx]
+                if device.type != "cpu":
+                    xb, yb = xb.to(device), yb.to(device)
                 opt.zero_grad(set_to_none=True)
                 output = model(xb)
                 loss = hooks.loss(model, xb, yb, output, loss_fn(output, yb, config.loss, config.n_classes))

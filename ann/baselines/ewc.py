@@ -31,8 +31,9 @@ def empirical_fisher(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, loss:
 
     per_example = vmap(grad(example_loss), in_dims=(None, 0, 0))
     fisher = {k: torch.zeros_like(v) for k, v in params.items()}
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    yt = torch.nn.functional.one_hot(torch.as_tensor(y, dtype=torch.int64), n_classes).to(torch.float32)
+    device = next(iter(params.values())).device
+    xt = torch.as_tensor(x, dtype=torch.float32).to(device)
+    yt = torch.nn.functional.one_hot(torch.as_tensor(y, dtype=torch.int64), n_classes).to(torch.float32).to(device)
     for start in range(0, len(xt), chunk):
         g = per_example(params, xt[start : start + chunk], yt[start : start + chunk])
         for k in fisher:
@@ -57,7 +58,7 @@ class EWC(ContinualLearner):
 
     def penalty(self, model: torch.nn.Module) -> torch.Tensor:
         """``lambda / 2 * sum_k sum_i F_k,i (theta_i - theta*_k,i)^2``."""
-        total = torch.zeros(())
+        total = torch.zeros((), device=next(model.parameters()).device)
         for fisher, star in self.anchors:
             for p, f, s in zip(parameters_of(model), fisher, star):
                 total = total + (f * (p - s) ** 2).sum()

@@ -32,7 +32,7 @@ def penultimate_features(model: nn.Module, x: np.ndarray, batch_size: int = 2000
     if n_hidden == 0:  # no hidden layer: the features are the inputs
         return F.normalize(torch.as_tensor(np.asarray(x, dtype=np.float32)), dim=1).numpy()
     out = [F.normalize(acts[-1], dim=1) for acts in iter_layer_activations(model, x, batch_size, n_hidden)]
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()
 
 
 def herding(features: np.ndarray, m: int) -> np.ndarray:
@@ -61,7 +61,7 @@ class _ICaRLHooks(TrainingHooks):
         if old is not None and self.learner.old_classes:
             with torch.no_grad():
                 q = torch.sigmoid(old(x))
-            cols = torch.as_tensor(self.learner.old_classes)
+            cols = torch.as_tensor(self.learner.old_classes, device=targets.device)
             targets[:, cols] = q[:, cols]
         return F.binary_cross_entropy_with_logits(output, targets, reduction="sum") / len(x)
 

@@ -40,8 +40,9 @@ class OWM(ContinualLearner):
 
     def validate_options(self) -> None:
         self._positive("alpha", allow_zero=False)
-        self.projectors = [torch.eye(lin.in_features) for lin in self.linears(self.model)]
-        self.last_inputs: list[torch.Tensor] = [torch.zeros(lin.in_features) for lin in self.linears(self.model)]
+        self.projectors = [torch.eye(lin.in_features, device=lin.weight.device) for lin in self.linears(self.model)]
+        self.last_inputs: list[torch.Tensor] = [torch.zeros(lin.in_features, device=lin.weight.device)
+                                                for lin in self.linears(self.model)]
         self._handles: list = []
 
     @staticmethod

@@ -55,7 +55,7 @@ class SI(ContinualLearner):
 
     def penalty(self, model: torch.nn.Module) -> torch.Tensor:
         """``c * sum_i Omega_i (theta_i - theta*_i)^2``."""
-        total = torch.zeros(())
+        total = torch.zeros((), device=next(model.parameters()).device)
         for p, om, s in zip(parameters_of(model), self.big_omega, self.star):
             total = total + (om * (p - s) ** 2).sum()
         return self.options["c"] * total
