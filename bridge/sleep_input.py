@@ -23,6 +23,7 @@ import numpy as np
 
 from snn.spikes import InputSpikes
 
+from .errors import SleepDataError
 from .params import SleepParams
 
 
@@ -62,27 +63,27 @@ def check_input_draws(
 
     uniforms: optional ``(steps, n_features)`` draws in [0, 1).
     windows: optional ``(steps, 2)`` 0-based window origins (masked mode only).
-    Raises ``ValueError`` naming the argument.
+    Raises :class:`~bridge.errors.SleepDataError` (a ``ValueError``) naming the argument.
     """
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+        raise SleepDataError(f"steps must be an integer >= 0, got {steps!r}")
     if uniforms is not None:
         uniforms = np.asarray(uniforms)
         if uniforms.shape != (steps, n_features):
-            raise ValueError(f"uniforms must have shape ({steps}, {n_features}), got {uniforms.shape}")
+            raise SleepDataError(f"uniforms must have shape ({steps}, {n_features}), got {uniforms.shape}")
     if params.input_mode == "masked_mean":
         side = _image_side(n_features)
         hi = side - params.mask_size  # origins in [0, side - mask_size - 1]
         if hi < 1:
-            raise ValueError(f"mask_size {params.mask_size} does not fit a {side} x {side} image")
+            raise SleepDataError(f"mask_size {params.mask_size} does not fit a {side} x {side} image")
         if windows is not None:
             windows = np.asarray(windows)
             if windows.shape != (steps, 2):
-                raise ValueError(f"windows must have shape ({steps}, 2), got {windows.shape}")
+                raise SleepDataError(f"windows must have shape ({steps}, 2), got {windows.shape}")
             if not np.issubdtype(windows.dtype, np.integer):
-                raise ValueError(f"windows must hold integer origins, got dtype {windows.dtype}")
+                raise SleepDataError(f"windows must hold integer origins, got dtype {windows.dtype}")
             if windows.size and (windows.min() < 0 or windows.max() >= hi):
-                raise ValueError(f"window origins must lie in [0, {hi - 1}]")
+                raise SleepDataError(f"window origins must lie in [0, {hi - 1}]")
     return uniforms, windows
 
 
