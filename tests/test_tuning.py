@@ -319,3 +319,16 @@ def test_example_tuning_configs_are_valid():
         cfg = TuneConfig.from_file(path)
         assert cfg.experiment.method_specs()[0].sleep and cfg.space.params
         assert start_values(cfg) is not None  # trial 0 is the config's own [sleep] (the paper's preset)
+
+
+def test_importances_need_enough_trials(clean_study):
+    from bridge.tuning import importances
+    from bridge.tuning.plots import MIN_TRIALS_FOR_IMPORTANCE
+
+    assert len(clean_study.study.trials) < MIN_TRIALS_FOR_IMPORTANCE and importances(clean_study.study) == {}
+    import optuna
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + 0.01 * t.suggest_float("y", 0, 1), n_trials=30)
+    imp = importances(study)
+    assert set(imp) == {"x", "y"} and imp["x"] > imp["y"]

@@ -15,6 +15,8 @@ from ..experiments.results_io import atomic_write
 logger = logging.getLogger(__name__)
 
 HISTORY_PNG = "tuning_history.png"
+#: fewer complete trials than this give no importances (they would be noise)
+MIN_TRIALS_FOR_IMPORTANCE = 10
 
 
 def history(study: optuna.Study) -> dict[str, list[float]]:
@@ -27,7 +29,13 @@ def history(study: optuna.Study) -> dict[str, list[float]]:
 
 def importances(study: optuna.Study) -> dict[str, float]:
     """Normalised importance of each searched parameter for the validation accuracy;
-    empty when there are too few complete trials to tell (logged)."""
+    empty when there are too few complete trials to tell (fewer than
+    :data:`MIN_TRIALS_FOR_IMPORTANCE`, or Optuna says so; logged)."""
+    n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if n < MIN_TRIALS_FOR_IMPORTANCE:
+        logger.info("parameter importances not computed: %d complete trial(s), need %d", n,
+                    MIN_TRIALS_FOR_IMPORTANCE)
+        return {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
