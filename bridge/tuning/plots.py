@@ -70,7 +70,7 @@ def plot_search(study: optuna.Study, out_dir: str | Path, paper_value: float | N
     ax1.set(xlabel="trial", ylabel="validation accuracy (%)", title=f"search history: {study.study_name}")
     ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.margins(y=0.1)
-    ax1.legend(loc="lower right")
+    ax1.legend(loc="best")
     if imp:
         names = list(imp)[::-1]
         ax2.barh(names, [imp[n] for n in names], color="C1")
