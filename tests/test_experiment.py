@@ -132,5 +132,8 @@ def test_shipped_configs_parse():
     for path in configs:
         if "patches" in read_config(path):
             PatchesConfig.from_dict(read_config(path))
+        elif "tune" in read_config(path):  # a tuner config: [tune] + the experiment it tunes
+            from bridge.tuning.config import TuneConfig
+            TuneConfig.from_file(path)
         else:
             ExperimentConfig.from_file(str(path))
