@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 _RUN_FLAGS: dict[str, tuple[str, str]] = {
     "dataset": ("experiment", "dataset"), "data_dir": ("experiment", "data_dir"),
     "seeds": ("experiment", "seeds"), "methods": ("experiment", "methods"), "engine": ("experiment", "engine"),
-    "dtype": ("experiment", "dtype"), "sizes": ("experiment", "sizes"),
+    "dtype": ("experiment", "dtype"), "sizes": ("experiment", "sizes"), "device": ("experiment", "device"),
     "updates_per_task": ("experiment", "updates_per_task"), "epochs": ("train", "epochs"),
     "loss": ("train", "loss"),
 }
@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--methods", nargs="+", metavar="METHOD", help=_methods_help())
     r.add_argument("--engine", help=f"sleep engine: {engines} (default fast)")
     r.add_argument("--dtype", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
+    r.add_argument("--device", metavar="DEVICE",
+                   help="where training runs: cpu (default), cuda or cuda:N; sleep always runs on the CPU")
     r.add_argument("--sizes", type=int, nargs="+", metavar="N", help="layer widths, e.g. 784 1200 1200 10")
     r.add_argument("--epochs", type=int, help="epochs per task (default 0: from --updates-per-task)")
     r.add_argument("--updates-per-task", type=int, help="SGD updates per task (reference: 100)")
@@ -222,6 +224,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              threads_per_worker=args.threads_per_worker)
     print()
     print(f"Final accuracy over all test classes (%), {summary['paper_row']}, engine {cfg.engine}, "
+          f"training on {', '.join(summary['devices'])}, "
           f"epochs per task {summary['epochs_per_task'][0]}:")
     print(format_table(summary))
     print(f"\nwrote {Path(args.out) / 'summary.json'} and figures in {args.out} "

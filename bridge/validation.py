@@ -216,6 +216,19 @@ def check_train_fields(train: Any, name: str = "train", *, error: ErrorType = Co
 MAX_SEED = 2 ** 63 - 1
 
 
+def check_device(value: Any, name: str, *, error: ErrorType = ConfigError) -> str:
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"``, and a CUDA device only where torch sees one."""
+    from ann.devices import resolve_device
+    from ann.errors import TrainingConfigError
+
+    check_str(value, name, error=error)
+    try:
+        resolve_device(value)
+    except TrainingConfigError as exc:
+        raise error(f"{name}: {exc}") from exc
+    return value
+
+
 def check_experiment_fields(cfg: Any, *, sleep_type: type, error: ErrorType = ConfigError) -> None:
     """Type and range of every field of an ``ExperimentConfig`` (``experiment.*``,
     ``train.*``, ``method_options``), before any cross-field check or work.
@@ -245,6 +258,7 @@ def check_experiment_fields(cfg: Any, *, sleep_type: type, error: ErrorType = Co
     check_list(cfg.methods, f"{e}.methods", lambda v, n: check_str(v, n, error=error), min_len=1, error=error)
     check_choice(cfg.engine, f"{e}.engine", snn.available_engines(), what="engine", error=error)
     check_choice(cfg.dtype, f"{e}.dtype", tuple(DTYPES), what="dtype", error=error)
+    check_device(cfg.device, f"{e}.device", error=error)
     check_int(cfg.updates_per_task, f"{e}.updates_per_task", min=1, error=error)
     check_optional(check_str, cfg.paper_row, f"{e}.paper_row", error=error)
     check_train_fields(cfg.train, "train", error=error)

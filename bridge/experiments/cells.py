@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ann import Task
+from ann.devices import device_name, model_device
 
 from .config import ExperimentConfig
 from .data import load_tasks
@@ -85,6 +86,7 @@ def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data
     rec = run_cell_loop(learner, tasks, x_test, y_test, seed, cfg.epochs_for, plugins,
                         desc=f"{spec.label} seed {seed}", progress=progress)
     return {"method": spec.label, "seed": seed, "package_version": __version__,
+            "device": device_name(model_device(learner.model)),
             "config_fingerprint": cfg.fingerprint(), **rec}
 
 

@@ -56,6 +56,9 @@ class ExperimentConfig:
     methods: list[str] = field(default_factory=lambda: ["sequential", "src"])
     engine: str = "fast"
     dtype: str = "float64"
+    #: where the wake side trains: "cpu" (default), "cuda" or "cuda:N"; sleep always runs
+    #: on the CPU. Part of the fingerprint, so CPU and GPU cells never share a results folder.
+    device: str = "cpu"
     #: SGD updates per task; sets the epochs when ``train.epochs`` is 0.
     #: The reference does 2 epochs of 5000 examples in batches of 100 = 100.
     updates_per_task: int = 100

@@ -10,6 +10,7 @@ import torch
 
 from ann import SleepMLP
 from ann.baselines import LEARNERS, ContinualLearner, make_learner
+from ann.devices import resolve_device
 
 from .config import ExperimentConfig
 from .methods import MethodSpec
@@ -26,4 +27,5 @@ def new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
 def build_learner(cfg: ExperimentConfig, spec: MethodSpec, seed: int) -> ContinualLearner:
     """The learner of method ``spec`` on a fresh network for ``seed``."""
     cls = LEARNERS[spec.base]
-    return make_learner(spec.base, new_model(cfg, seed, cls.needs_logits), cfg.train, **spec.learner_options)
+    model = new_model(cfg, seed, cls.needs_logits).to(resolve_device(cfg.device))
+    return make_learner(spec.base, model, cfg.train, **spec.learner_options)

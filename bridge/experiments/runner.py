@@ -146,6 +146,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
             "methods": summarize(specs, cells),
             "resumed_runs": len(cfg.seeds) * len(specs) - len(todo),
             "ran_on": {f"{label} seed {seed}": rec.get("ran_on") for (label, seed), rec in cells.items()},
+            # one device per results folder (it is part of the config's fingerprint)
+            "devices": sorted({str(rec.get("device", "cpu")) for rec in cells.values()}),
             "wall_time_s": time.perf_counter() - t0,
         }
         write_reports(out, summary, cells)
