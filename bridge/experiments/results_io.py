@@ -16,12 +16,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import filelock
+
+from snn.atomic_io import atomic_write as _atomic_write
 
 from ..errors import ResultsDirError
 
@@ -31,37 +32,14 @@ logger = logging.getLogger(__name__)
 LOCK_FILE = ".lock"
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then move the file into place atomically.
+    """Call ``write(tmp_path)`` then move the file into place atomically
+    (:func:`snn.atomic_io.atomic_write`, replacing an existing file).
 
     An interruption leaves either the old file or the complete new one, never a
     partial file. The file is given mode ``0o666 & ~umask``, as ``open()`` would.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return _atomic_write(path, write, overwrite=True)
 
 
 def json_text(data: Any) -> str:

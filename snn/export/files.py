@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import InvalidNetworkError, InvalidSpikesError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..spikes import InputSpikes, SleepResult, SpikeRecord
-from ._atomic import atomic_write
+from ..atomic_io import atomic_write
 
 #: value of the root attribute ``format``
 FORMAT_NAME = "sleep-replay"

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
-from ._atomic import atomic_write
+from ..atomic_io import atomic_write
 
 #: snnTorch's ``import_from_nir`` discretises every LIF with this step (s)
 SNNTORCH_DT = 1e-4

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InvalidSpikesError, OutputExistsError, WrongTypeError
 from ..network import SleepNetwork
 from ..spikes import InputSpikes, SpikeRecord
-from ._atomic import atomic_write
+from ..atomic_io import atomic_write
 
 #: value of the ``format`` entry of ``network.npz``
 PYNN_FORMAT = "sleep-replay-pynn"

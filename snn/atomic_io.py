@@ -1,4 +1,9 @@
-"""Atomic file writes for the export formats (``snn`` may not import ``bridge``)."""
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+The one implementation for the whole package: the export formats (``snn.export``)
+and the results folders of the experiment harness (``bridge.experiments.results_io``)
+both use it (``snn`` may not import ``bridge``; the bridge may import ``snn``).
+"""
 from __future__ import annotations
 
 import os
@@ -6,11 +11,18 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ..errors import OutputExistsError
+from .errors import OutputExistsError
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read without changing it where the OS allows (thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -29,7 +41,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, over
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
