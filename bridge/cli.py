@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 import typing
@@ -261,5 +262,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """Entry point of the ``sleep-replay`` command: :func:`main`, then exit with its code.
+
+    After Ctrl-C the process ends with ``os._exit(130)`` once the output is flushed
+    (every result file is already whole and the lock released by then): CPython marks a
+    KeyboardInterrupt raised inside code that C extensions run with ``PyRun_String``
+    as "unhandled" even when :func:`main` caught it, and would then end the process by
+    SIGINT (exit status -2) instead of 130.
+    """
+    code = main()
+    if code == 130:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

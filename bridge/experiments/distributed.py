@@ -58,23 +58,20 @@ def cpu_count() -> int:
 
 @contextlib.contextmanager
 def pinned_threads(threads: int) -> Iterator[None]:
-    """Run the body with torch, the BLAS libraries (threadpoolctl) and Numba limited
-    to ``threads`` threads; restore the previous settings afterwards."""
-    import numba
+    """Run the body with torch and the BLAS libraries (threadpoolctl) limited to
+    ``threads`` threads; restore the previous settings afterwards. (The sleep engines
+    are single-threaded; Numba's parallel threading layer is never started.)"""
     import torch
     from threadpoolctl import threadpool_limits
 
     threads = max(1, int(threads))
     old_torch = torch.get_num_threads()
-    old_numba = numba.get_num_threads()
     torch.set_num_threads(threads)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         with threadpool_limits(limits=threads):
             yield
     finally:
         torch.set_num_threads(old_torch)
-        numba.set_num_threads(old_numba)
 
 
 def _data_key(cfg: ExperimentConfig) -> str:
