@@ -22,7 +22,7 @@ from bridge.experiments.distributed import cpu_count
 
 REPO = Path(__file__).resolve().parents[1]
 #: record keys that say where and how long a cell ran (not results)
-VOLATILE = ("ran_on",)
+VOLATILE = ("ran_on", "wall_time_s", "sleep_seconds", "timing")
 
 
 def cell_numbers(out: Path) -> dict[str, dict]:

@@ -17,6 +17,7 @@ import copy
 import os
 import tempfile
 import time
+from pathlib import Path
 
 from bridge.params import read_config
 from bridge.tuning import TuneConfig, tune
@@ -37,24 +38,32 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0 = serial")
     ap.add_argument("--quick", action="store_true", help="tiny network and 6 trials (script check)")
+    ap.add_argument("--sampler", default="random",
+                    help="random (default: every setting asks the same parameters, so their values can be compared) "
+                         "or the config's own sampler ('config'), e.g. to keep the studies as real searches")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="write each setting's study, preset and figures to DIR/serial, DIR/workers<N> "
+                         "(default: a temporary folder)")
     args = ap.parse_args()
     data = copy.deepcopy(QUICK) if args.quick else read_config(args.config)
     if not args.quick:
         data["tune"]["trials"] = args.trials
-    data["tune"]["sampler"] = "random"  # same parameters in every setting, whatever the order of tells
+    if args.sampler != "config":  # random: the same parameters in every setting, whatever the order of tells
+        data["tune"]["sampler"] = args.sampler
     cfg = TuneConfig.from_dict(data)
     print(f"study: {cfg.trials} trials of {cfg.method} on {cfg.experiment.dataset}, sizes {cfg.experiment.sizes}, "
-          f"seeds {cfg.seeds}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+          f"seeds {cfg.seeds}, sampler {cfg.sampler}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
     first = None
     for workers in args.workers:
+        label = "serial" if not workers else f"{workers} workers"
         with tempfile.TemporaryDirectory() as tmp:
+            out = Path(args.keep) / ("serial" if not workers else f"workers{workers}") if args.keep else Path(tmp)
             t0 = time.perf_counter()
-            result = tune(cfg, tmp, workers=workers or None, progress=False, figures=False)
+            result = tune(cfg, out, workers=workers or None, progress=False, figures=bool(args.keep))
             wall = time.perf_counter() - t0
             values = [t.value for t in sorted(result.study.trials, key=lambda t: t.number)]
         if first is None:
             first = (wall, values)
-        label = "serial" if not workers else f"{workers} workers"
         print(f"{label:>10}: {wall:8.1f} s, {wall / cfg.trials:6.2f} s/trial, speed-up {first[0] / wall:4.2f}, "
               f"best {result.best_value:.2f} %, values equal to the first setting: {values == first[1]}")
 

@@ -61,6 +61,15 @@ class RateTargets:
                 raise SleepParamsError(f"RateTargets.{name} must be a range (low, high) with 0 < low < high Hz, "
                                        f"got {(lo, hi)!r}")
 
+    def scaled(self, hidden: float = 1.0, output: float = 1.0) -> "RateTargets":
+        """These targets with every hidden range multiplied by ``hidden`` and the
+        output range by ``output`` (both > 0)."""
+        for name, f in (("hidden", hidden), ("output", output)):
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not (math.isfinite(f) and f > 0):
+                raise SleepParamsError(f"RateTargets.scaled: {name} must be a finite number > 0, got {f!r}")
+        return RateTargets(tuple(hidden * r for r in self.first_hidden), tuple(hidden * r for r in self.hidden),
+                           tuple(output * r for r in self.output))
+
     def for_layers(self, n_layers: int) -> list[Range]:
         """The range of each of ``n_layers`` layers, input side first."""
         if n_layers < 1:

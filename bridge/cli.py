@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     dask.add_argument("--scheduler", metavar="ADDRESS",
                       help="run the cells on the existing Dask cluster at ADDRESS, e.g. tcp://host:8786")
     dask.add_argument("--threads-per-worker", type=_positive_int, metavar="N",
-                      help="threads of each cell on Dask (default: the cores shared among the local workers)")
+                      help="threads of each cell, serial or on Dask (default: torch's thread count here, "
+                           "the same for both so that they give the same numbers)")
 
     c = command("conformance", help="replay a reference trace (.npz) and compare",
                 description="Exit 0 if spike counts match exactly, weights within 1e-6 and alpha within 1e-5 "

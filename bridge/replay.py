@@ -102,7 +102,9 @@ class SleepReplay:
     memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
         of at most ``N`` examples per task.
     calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
-        call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset.
+        call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
+        ``calibrate="every_task"`` calibrates again before every sleep, on the
+        network as trained so far and all data kept.
     """
 
     def __init__(
@@ -113,11 +115,14 @@ class SleepReplay:
         dtype: str = "float64",
         seed: int = 0,
         memory: int | None = None,
-        calibrate: bool = False,
+        calibrate: bool | str = False,
         targets: RateTargets | None = None,
         progress: bool = False,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
+        if not (isinstance(calibrate, bool) or calibrate == "every_task"):
+            raise ArgumentTypeError(f"SleepReplay: calibrate must be True, False or 'every_task', got {calibrate!r}")
+        every_task = calibrate == "every_task"
         if params == "auto":
             params, calibrate = preset("mnist"), True
         elif isinstance(params, str):
@@ -139,6 +144,7 @@ class SleepReplay:
         self.seed = int(seed)
         self.memory = memory
         self.calibrate = bool(calibrate)
+        self.calibrate_every_task = every_task
         self.targets = targets
         self.progress = progress
         self.engine_options = engine_options
@@ -185,7 +191,7 @@ class SleepReplay:
         k = self.tasks_seen + 1
         seen = self._kept[0] if len(self._kept) == 1 else np.concatenate(self._kept)
         calibration = None
-        if self.calibrate and self.calibration is None:
+        if self.calibrate and (self.calibration is None or self.calibrate_every_task):
             calibration = calibrate_params(model, seen, self.params, targets=self.targets, seed=self.seed,
                                            engine=self.engine)
             self.calibration, self.params = calibration, calibration.params

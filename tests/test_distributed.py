@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from bridge.errors import ClusterError
 from bridge.experiments import ExperimentConfig, run_experiment
@@ -52,6 +53,9 @@ def test_local_cluster_gives_the_serial_numbers(serial_run, tmp_path):
     assert len(ran_on) == 4
     assert all(r["worker"].startswith("tcp://127.0.0.1") and r["wall_s"] > 0 for r in ran_on.values())
     assert len({r["pid"] for r in ran_on.values()}) == 2  # two worker processes did the work
+    # every cell ran with the serial run's thread count (torch and BLAS round differently with another)
+    serial_threads = {json.loads(p.read_text())["ran_on"]["threads"] for p in (serial_run / "cells").rglob("*.json")}
+    assert {r["threads"] for r in ran_on.values()} == serial_threads == {torch.get_num_threads()}
 
 
 def _start(args, **kw):

@@ -229,6 +229,18 @@ def test_auto_params_calibrate_once_and_keep_the_result(mnist_tasks):
     assert replay.calibration is first.calibration
 
 
+def test_calibrate_every_task_recalibrates_on_the_network_so_far(mnist_tasks):
+    model = trained((784, 32, 24, 16, 10), mnist_tasks[0])
+    replay = bridge.SleepReplay("mnist", calibrate="every_task", seed=0)
+    reports = [replay(model, t.x_train, steps=200) for t in mnist_tasks[:2]]
+    assert all(r.calibration is not None for r in reports)
+    assert reports[0].calibration is not reports[1].calibration
+    assert replay.calibration is reports[1].calibration and replay.params == reports[1].calibration.params
+    assert all(r.calibration.runs > 0 for r in reports)
+    with pytest.raises(ArgumentTypeError, match="calibrate must be True, False or 'every_task'"):
+        bridge.SleepReplay("mnist", calibrate="always")
+
+
 def test_default_targets_hold_the_mnist_preset_on_the_reference_network(mnist_tasks):
     model = trained((784, 1200, 1200, 10), mnist_tasks[0], dropout=0.25)  # the reference network
     rates = firing_rates_hz(model, mnist_tasks[0].x_train, bridge.preset("mnist"))
@@ -239,3 +251,9 @@ def test_default_targets_hold_the_mnist_preset_on_the_reference_network(mnist_ta
 def test_rate_targets_are_validated():
     with pytest.raises(SleepParamsError, match="RateTargets.output"):
         RateTargets(output=(10.0, 5.0))
+    with pytest.raises(SleepParamsError, match="RateTargets.scaled: hidden"):
+        RateTargets().scaled(hidden=0.0)
+    doubled = RateTargets().scaled(hidden=2.0, output=0.5)
+    assert doubled.hidden == tuple(2 * r for r in RateTargets().hidden)
+    assert doubled.first_hidden == tuple(2 * r for r in RateTargets().first_hidden)
+    assert doubled.output == tuple(0.5 * r for r in RateTargets().output)

@@ -159,11 +159,23 @@ def preflight(client: Any, cfg: ExperimentConfig, out: Path) -> list[dict[str, A
     return list(answers.values())
 
 
+def default_cell_threads() -> int:
+    """Threads of every cell unless the user says otherwise: this (the driver's)
+    process's torch thread count, serial or on Dask alike. Torch and BLAS round
+    differently with another thread count, so one setting for both is what makes a
+    cell's numbers the same wherever it runs."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
 @contextlib.contextmanager
 def dask_client(*, workers: int | None = None, scheduler: str | None = None,
                 threads_per_worker: int | None = None) -> Iterator[tuple[Any, int]]:
     """A ``distributed.Client`` on an existing ``scheduler`` or on a new local
-    cluster of ``workers`` processes; yields ``(client, threads per cell)``."""
+    cluster of ``workers`` processes; yields ``(client, threads per cell)``:
+    ``threads_per_worker`` or :func:`default_cell_threads` (the serial run's count,
+    so that the numbers are the serial run's)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # declared dependency; fail loudly
@@ -175,11 +187,15 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler!r} within "
                                f"{CONNECT_TIMEOUT_S:.0f} s: {exc}") from exc
         with client:
-            nthreads = list(client.nthreads().values()) or [1]
-            yield client, int(threads_per_worker or min(nthreads))
+            yield client, int(threads_per_worker or default_cell_threads())
         return
     n = int(workers or 1)
-    threads = int(threads_per_worker or max(1, cpu_count() // n))
+    threads = int(threads_per_worker or default_cell_threads())
+    if n * threads > cpu_count():
+        logger.warning("%d local workers x %d thread(s) per cell exceed the %d cores: the cells share them "
+                       "(same numbers as a serial run); --threads-per-worker %d runs faster per cell but "
+                       "rounds differently from a serial run with %d thread(s)", n, threads, cpu_count(),
+                       max(1, cpu_count() // n), default_cell_threads())
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                            host="127.0.0.1", silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:

@@ -22,7 +22,7 @@ from ann.errors import TrainingDivergedError
 
 from .cells import CELLS_DIR, MODELS_DIR, TaskData, cell_model_dir, finish_cell, load_finished_cell, run_cell
 from .config import ExperimentConfig
-from .distributed import run_cells_on_dask, timed_cell
+from .distributed import default_cell_threads, run_cells_on_dask, timed_cell
 from .data import load_tasks
 from .methods import MethodSpec
 from .reporting import REPORT_FILES, summarize, write_reports
@@ -63,12 +63,12 @@ def open_results(cfg: ExperimentConfig, out: Path, fresh: bool) -> bool:
 
 def run_cells_serially(cfg: ExperimentConfig, todo: Sequence[tuple[MethodSpec, int]],
                        on_finish: Callable[[MethodSpec, int, dict[str, Any]], None], *, data: TaskData,
-                       model_dir_for: Callable[[MethodSpec, int], Path | None], progress: bool = True) -> None:
+                       model_dir_for: Callable[[MethodSpec, int], Path | None], progress: bool = True,
+                       threads: int | None = None) -> None:
     """Run the ``todo`` cells one after another in this process; ``on_finish(spec,
-    seed, record)`` is called as each one finishes (it writes the cell)."""
-    import torch
-
-    threads = torch.get_num_threads()
+    seed, record)`` is called as each one finishes (it writes the cell). Each cell
+    runs with ``threads`` threads (default :func:`.distributed.default_cell_threads`)."""
+    threads = int(threads or default_cell_threads())
     for spec, seed in tqdm(todo, desc="runs", unit="run", disable=not progress):
         try:
             rec = timed_cell(run_cell, cfg, spec.label, seed, threads=threads, data=data,
@@ -94,8 +94,9 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
     workers / scheduler: run the cells on a local Dask cluster of ``workers``
     processes or on the Dask scheduler at ``scheduler`` (see
     :mod:`.distributed`; same numbers as a serial run); default serial.
-    threads_per_worker: threads of every cell on Dask (default: the cores
-    shared equally among the local workers; a remote worker's thread count).
+    threads_per_worker: threads of every cell, serial or on Dask (default: this
+    process's torch thread count in both cases, so that serial and Dask runs give
+    the same numbers; torch and BLAS round differently with another count).
     """
     from ..version import __version__
 
@@ -131,7 +132,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
             run_cells_on_dask(cfg, todo, out, finished, model_dir_for=model_dir_for, workers=workers,
                               scheduler=scheduler, threads_per_worker=threads_per_worker, progress=progress)
         else:
-            run_cells_serially(cfg, todo, finished, data=data, model_dir_for=model_dir_for, progress=progress)
+            run_cells_serially(cfg, todo, finished, data=data, model_dir_for=model_dir_for, progress=progress,
+                               threads=threads_per_worker)
         # grid order (as a clean serial run), whatever the order the cells were reused or finished in
         grid = [(spec.label, seed) for spec in specs for seed in cfg.seeds]
         cells = {key: cells[key] for key in grid}
