@@ -120,6 +120,12 @@ def run(sizes: tuple[int, ...], seed: int, replay: bridge.SleepReplay | None, op
     return rec
 
 
+def base_params(net: dict[str, Any]) -> bridge.SleepParams:
+    """The parameters a net starts from: its preset, or the MNIST preset for ``"auto"``
+    (whose thresholds calibration then replaces)."""
+    return bridge.preset("mnist" if net["params"] == "auto" else net["params"])
+
+
 def select_on_validation(net: dict[str, Any], seeds: list[int], optimizer: str) -> dict[str, Any]:
     """For each value of each ``net["select"]`` field, the loop's mean final accuracy
     on the validation split over ``seeds``; returns the table and the best values."""
@@ -130,8 +136,7 @@ def select_on_validation(net: dict[str, Any], seeds: list[int], optimizer: str) 
         for value in values:
             finals = []
             for seed in seeds:
-                params = bridge.preset("mnist").replace(**{field_name: value}) if net["params"] == "auto" else \
-                    bridge.preset(net["params"]).replace(**{field_name: value})
+                params = base_params(net).replace(**{field_name: value})
                 replay = bridge.SleepReplay(params, seed=seed, calibrate=net["params"] == "auto")
                 try:
                     finals.append(run(net["sizes"], seed, replay, optimizer, net["init"], validation=True)
@@ -156,7 +161,7 @@ def bench(name: str, seeds: list[int], memory: int | None = None, optimizer: str
     params: Any = net["params"]
     if net.get("select"):
         out["selected_on_validation"] = sel = select_on_validation(net, seeds, optimizer)
-        params = (bridge.preset("mnist") if params == "auto" else bridge.preset(params)).replace(**sel["chosen"])
+        params = base_params(net).replace(**sel["chosen"])
     for seed in seeds:
         out["sequential"][str(seed)] = run(net["sizes"], seed, None, optimizer, net["init"])
         replay = bridge.SleepReplay(params, seed=seed, memory=memory, calibrate=net["params"] == "auto")
