@@ -14,6 +14,7 @@ from ann import Task
 from bridge.cli import main
 from bridge.errors import ConfigError
 from bridge.experiments import ExperimentConfig, load_tasks, run_cell
+from bridge.experiments.distributed import default_cell_threads
 from bridge.params import SleepParams
 from bridge.tuning import (TuneConfig, parse_space, read_preset_file, tune, validation_tasks)
 from bridge.tuning.study import JOURNAL_FILE
@@ -211,7 +212,7 @@ def test_bad_space_fails_before_any_trial(tmp_path, no_trials, space, field, wor
 @pytest.mark.parametrize("changes, field", [
     ({"sampler": "genetic"}, "tune.sampler"), ({"trials": 0}, "tune.trials"), ({"bogus": 1}, "tune.bogus"),
     ({"validation_fraction": 1.0}, "tune.validation_fraction"), ({"method": "sequential"}, "tune.method"),
-    ({"seeds": [0, 0]}, "tune.seeds"),
+    ({"seeds": [0, 0]}, "tune.seeds"), ({"threads_per_worker": 0}, "tune.threads_per_worker"),
 ])
 def test_bad_tune_fields_fail_before_any_trial(tmp_path, no_trials, changes, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
@@ -264,6 +265,9 @@ def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clea
     assert trial_rows(result.study) == trial_rows(clean_study.study)
     hosts = [t.user_attrs.get("ran_on") for t in result.study.trials]
     assert all(h and h["worker"] != "local" for h in hosts)
+    # one thread count for serial and Dask trials (torch/BLAS round differently with another)
+    serial = {t.user_attrs["ran_on"]["threads"] for t in clean_study.study.trials}
+    assert serial == {h["threads"] for h in hosts} == {default_cell_threads()}
 
 
 def test_trial_of_an_interrupted_search_is_asked_again(tmp_path, tasks_data):

@@ -20,6 +20,8 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
     p.add_argument("--workers", type=int, help="run trials on a local Dask cluster of N worker processes "
                    "(tune.workers; default 0: serially)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tune.scheduler)")
+    p.add_argument("--threads-per-worker", type=int, help="threads of every trial, serial or on Dask "
+                   "(tune.threads_per_worker; default: this process's torch threads)")
     p.add_argument("--storage", help="journal file or database URL, e.g. sqlite:///tune.db "
                    "(tune.storage; default OUT/study.journal)")
     p.add_argument("--study-name", help="study name in the storage (tune.study_name)")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sampler is not None:
         cfg = cfg.replace(sampler=args.sampler)
     result = tune(cfg, args.out, trials=args.trials, workers=args.workers, scheduler=args.scheduler,
-                  storage=args.storage, study_name=args.study_name, progress=not args.no_progress,
+                  threads_per_worker=args.threads_per_worker, storage=args.storage, study_name=args.study_name, progress=not args.no_progress,
                   figures=not args.no_figures)
     print(f"\nstudy {cfg.study_name}: {result.done_trials} trial(s) done, {result.new_trials} new "
           f"({result.wall_time_s:.1f} s)")

@@ -37,7 +37,7 @@ from .space import SearchSpace, parse_space, space_to_dict
 SAMPLERS = ("nsga2", "tpe", "cmaes", "random")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
-               "validation_seed", "storage", "study_name", "workers", "scheduler", "space")
+               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker", "space")
 
 
 @dataclass
@@ -62,6 +62,9 @@ class TuneConfig:
     #: Dask worker processes for trials (0: serial in this process)
     workers: int = 0
     scheduler: str | None = None
+    #: threads of every trial, serial or on Dask (``None``: the driver's torch thread
+    #: count, as ``sleep-replay run``; another count rounds differently)
+    threads_per_worker: int | None = None
     #: the config's tables as read (provenance of the preset file)
     source: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
@@ -76,8 +79,8 @@ class TuneConfig:
 
     def replace(self, **changes: Any) -> "TuneConfig":
         """A copy with ``changes`` (only the run-time fields: trials, storage,
-        study_name, workers, scheduler, sampler)."""
-        allowed = {"trials", "storage", "study_name", "workers", "scheduler", "sampler"}
+        study_name, workers, scheduler, threads_per_worker, sampler)."""
+        allowed = {"trials", "storage", "study_name", "workers", "scheduler", "threads_per_worker", "sampler"}
         bad = sorted(set(changes) - allowed)
         if bad:
             raise ConfigError(f"cannot override tune field(s) {bad}; allowed: {sorted(allowed)}")
@@ -142,3 +145,5 @@ def _check_runtime(cfg: TuneConfig) -> None:
     check_str(cfg.study_name, "tune.study_name")
     if cfg.scheduler is not None:
         check_str(cfg.scheduler, "tune.scheduler")
+    if cfg.threads_per_worker is not None:
+        check_int(cfg.threads_per_worker, "tune.threads_per_worker", min=1)

@@ -118,7 +118,7 @@ def _check_workers(client: Any) -> int:
 
 
 def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData, n_new: int, progress: bool) -> None:
-    from ..experiments.distributed import cpu_count, dask_client
+    from ..experiments.distributed import dask_client, default_cell_threads
 
     base = cfg.experiment.sleep
     dists = cfg.space.distributions()
@@ -127,12 +127,13 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData, n_new: in
         return cfg.space.sleep_changes(params, base)
 
     if not cfg.workers and cfg.scheduler is None:
-        threads = cpu_count()
+        threads = cfg.threads_per_worker or default_cell_threads()
         run_trials(study, dists, n_new,
                    lambda params: _worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads),
                    progress=progress)
         return
-    with dask_client(workers=cfg.workers or None, scheduler=cfg.scheduler) as (client, threads):
+    with dask_client(workers=cfg.workers or None, scheduler=cfg.scheduler,
+                     threads_per_worker=cfg.threads_per_worker) as (client, threads):
         n_workers = _check_workers(client)
         logger.info("tuning on %d Dask worker(s), %d thread(s) per trial", n_workers, threads)
         data_future = client.scatter(val, broadcast=True)
@@ -170,7 +171,7 @@ def _provenance(cfg: TuneConfig, study: optuna.Study, storage: str, best: optuna
 
 def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEFAULT_OUT, *,
          trials: int | None = None, workers: int | None = None, scheduler: str | None = None,
-         storage: str | None = None, study_name: str | None = None, data: Any = None, progress: bool = True,
+         threads_per_worker: int | None = None, storage: str | None = None, study_name: str | None = None, data: Any = None, progress: bool = True,
          figures: bool = True) -> TuneResult:
     """Search the sleep parameters of ``config`` (a :class:`TuneConfig`, its tables,
     or a TOML/JSON file) and write the results to ``out``.
@@ -178,6 +179,8 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     trials: finished trials the study should hold (a resumed study runs only the rest).
     workers / scheduler: run trials on a local Dask cluster of that many processes,
         or on the cluster at that address (default: serially in this process).
+    threads_per_worker: torch/BLAS threads of every trial, serial or on Dask (default:
+        this process's torch thread count, so Dask trials give the serial values).
     storage / study_name: override ``tune.storage`` (default ``out/study.journal``) / ``tune.study_name``.
     data: the run's tasks (``load_tasks(...)`` or a list of :class:`ann.Task`), else loaded
         here; only their training data are used.
@@ -186,7 +189,8 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     t0 = time.perf_counter()
     cfg = _as_config(config)
     overrides = {k: v for k, v in dict(trials=trials, workers=workers, scheduler=scheduler, storage=storage,
-                                       study_name=study_name).items() if v is not None}
+                                       study_name=study_name, threads_per_worker=threads_per_worker).items()
+                 if v is not None}
     cfg = cfg.replace(**overrides) if overrides else cfg
     out = results_dir(out)
     storage_text = cfg.storage or str(out / JOURNAL_FILE)
