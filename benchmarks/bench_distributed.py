@@ -8,9 +8,12 @@ folder under ``--out`` (from scratch), then prints the wall time, the speed-up
 over the serial run, and whether every (method, seed) cell gave the serial
 run's numbers bit for bit (cell files compared without ``ran_on``).
 
-``--serial DIR`` reuses an earlier serial run of the same config (same fingerprint) in
-DIR, its cells and the wall time its ``summary.json`` recorded, instead of running it
-again (the serial Fashion-MNIST suite takes about 33 minutes here).
+``--threads-per-worker N`` sets the threads of every cell, serial and on Dask (default:
+this process's torch threads, as ``sleep-replay run``); cells give the same numbers only
+with the same count. ``--reuse DIR ...`` takes earlier runs of the same config (same
+fingerprint and thread count; serial, or on ``--workers`` N workers) from DIR, their cells
+and the wall time their ``summary.json`` recorded, instead of running them again (the
+Fashion-MNIST suite takes 30-45 minutes a run here).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 
 from bridge.experiments import ExperimentConfig, run_experiment
-from bridge.experiments.distributed import cpu_count
+from bridge.experiments.distributed import cpu_count, default_cell_threads
 
 REPO = Path(__file__).resolve().parents[1]
 #: record keys that say where and how long a cell ran (not results)
@@ -43,28 +46,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("config", nargs="?", default=str(REPO / "configs" / "fashion_mnist.toml"))
     p.add_argument("--workers", type=int, nargs="+", default=[2], help="local worker counts to time")
     p.add_argument("--out", default=str(REPO / "results" / "bench_distributed"))
-    p.add_argument("--serial", metavar="DIR", help="an earlier serial run of CONFIG to compare with")
+    p.add_argument("--threads-per-worker", type=int, default=None,
+                   help="threads of every cell, serial and on Dask (default: this process's torch threads)")
+    p.add_argument("--reuse", nargs="+", default=[], metavar="DIR", help="earlier runs of CONFIG to use")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = ExperimentConfig.from_file(args.config)
     out = Path(args.out)
     runs = [("serial", None)] + [(f"workers{n}", n) for n in args.workers]
     wall, numbers = {}, {}
-    if args.serial:
-        earlier = json.loads((Path(args.serial) / "summary.json").read_text())
-        if earlier["config_fingerprint"] != cfg.fingerprint() or any(
-                (r or {}).get("worker", "local") != "local" for r in earlier["ran_on"].values()):
-            p.error(f"--serial {args.serial}: not a serial run of {args.config}")
-        wall["serial"], numbers["serial"] = earlier["wall_time_s"], cell_numbers(Path(args.serial))
-        print(f"serial: reusing {args.serial} ({wall['serial'] / 60:.2f} min)")
+    threads = args.threads_per_worker or default_cell_threads()
+    for folder in map(Path, args.reuse):
+        earlier = json.loads((folder / "summary.json").read_text())
+        hosts = [r or {} for r in earlier["ran_on"].values()]
+        workers = {h.get("worker", "local") for h in hosts} - {"local"}
+        name = f"workers{len(workers)}" if workers else "serial"
+        if earlier["config_fingerprint"] != cfg.fingerprint() or name not in dict(runs) \
+                or {h.get("threads") for h in hosts} != {threads}:
+            p.error(f"--reuse {folder}: not a {threads}-thread run of {args.config} among {[n for n, _ in runs]}")
+        wall[name], numbers[name] = earlier["wall_time_s"], cell_numbers(folder)
+        print(f"{name}: reusing {folder} ({wall[name] / 60:.2f} min)")
     for name, workers in runs:
         if name in wall:
             continue
         t0 = time.perf_counter()
-        run_experiment(cfg, out / name, fresh=True, progress=True, save_models=False, workers=workers)
+        run_experiment(cfg, out / name, fresh=True, progress=True, save_models=False, workers=workers,
+                       threads_per_worker=threads)
         wall[name] = time.perf_counter() - t0
         numbers[name] = cell_numbers(out / name)
-    print(f"\n{args.config}: {len(cfg.methods)} methods x {len(cfg.seeds)} seeds, {cpu_count()} cores")
+    print(f"\n{args.config}: {len(cfg.methods)} methods x {len(cfg.seeds)} seeds, {cpu_count()} cores, "
+          f"{threads} thread(s) per cell")
     print("| run | wall time (min) | speed-up | cells identical to serial |")
     print("|---|---|---|---|")
     for name, _ in runs:

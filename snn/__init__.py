@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
 from .base import SleepEngine
+from .limits import activity_limit
 from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
 from .spikes import InputSpikes, SleepResult, SpikeRecord, VoltageTrace
 
@@ -87,6 +88,7 @@ def get_engine(name: str, **options: Any) -> SleepEngine:
 
 
 __all__ = [
+    "activity_limit",
     "ENGINES",
     "EngineEntry",
     "engine_class",

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from .errors import EngineOptionError, EngineStateError, InvalidSpikesError, WrongTypeError
+from .limits import check_activity
 from .network import SleepNetwork
 from .spikes import InputSpikes, SleepResult, SpikeRecord
 
@@ -80,6 +81,7 @@ class SleepEngine(abc.ABC):
             )
         t0 = time.perf_counter()
         result = self._run(input_spikes)
+        check_activity(result.counts, 0, self.name)  # engines that cannot stop early
         elapsed = time.perf_counter() - t0
         self.timing["run_s"] = elapsed
         result.engine = self.name

@@ -56,9 +56,14 @@ class ToolNotFoundError(SnnError, RuntimeError):
 
 
 __all__ = [
-    "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
+    "ActivityLimitError", "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
     "MissingExtraError", "NeuronSelectionError", "OutputExistsError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
 ]
+
+
+class ActivityLimitError(SnnError, RuntimeError):
+    """A sleep's network fired more spikes per step than the limit set with
+    :func:`snn.activity_limit` (runaway activity under extreme parameters)."""
 
 
 class WrongTypeError(SnnError, TypeError):

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from .base import SleepEngine
 from .network import SleepNetwork
 from .errors import EngineOptionError
+from .limits import check_activity
 from .spikes import InputDriveTrace, InputSpikes, SleepResult, SpikeRecord, VoltageTrace, select_neurons
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ class FastEngine(SleepEngine):
                     self._vr_pos, self._vr_off, v_out[start:stop], self._dr_idx, self._dr_off, d_out[start:stop],
                 )
                 bar.update(stop - start)
+                check_activity(counts[start:stop], start, self.name)
         totals_per_layer = [totals[self._t_off[l] : self._t_off[l + 1]] for l in range(n_layers + 1)]
         spikes = None
         if self.record_spikes:

@@ -213,6 +213,7 @@ def test_bad_space_fails_before_any_trial(tmp_path, no_trials, space, field, wor
     ({"sampler": "genetic"}, "tune.sampler"), ({"trials": 0}, "tune.trials"), ({"bogus": 1}, "tune.bogus"),
     ({"validation_fraction": 1.0}, "tune.validation_fraction"), ({"method": "sequential"}, "tune.method"),
     ({"seeds": [0, 0]}, "tune.seeds"), ({"threads_per_worker": 0}, "tune.threads_per_worker"),
+    ({"max_spikes_per_step": 0}, "tune.max_spikes_per_step"), ({"max_spikes_per_step": "x"}, "tune.max_spikes_per_step"),
 ])
 def test_bad_tune_fields_fail_before_any_trial(tmp_path, no_trials, changes, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
@@ -254,6 +255,16 @@ def test_cli_tune_writes_a_preset(tmp_path, tasks_data, monkeypatch, capsys):
     params, prov = read_preset_file(tmp_path / "out" / "preset.toml")
     assert prov["search_config"] == str(config)
     assert params == TuneConfig.from_file(config).experiment.sleep  # trial 0: the [sleep] table's values
+
+
+def test_runaway_sleep_fails_its_trial_not_the_search(tmp_path, tasks_data):
+    """tune.max_spikes_per_step: a trial whose sleep fires more stops and is recorded as failed."""
+    result = tune(tiny(max_spikes_per_step=1e-6), tmp_path / "out", data=tasks_data, progress=False, figures=False)
+    assert result.new_trials == 3
+    failed = [t for t in result.study.trials if t.state.name == "FAIL"]
+    assert failed and all("ActivityLimitError" in t.user_attrs["error"] for t in failed)
+    # the limit is part of the search config: a study without it is another study
+    assert TuneConfig.from_dict(tiny(max_spikes_per_step=1e-6)).fingerprint() != TuneConfig.from_dict(tiny()).fingerprint()
 
 
 # ------------------------------------------------------------------- Dask

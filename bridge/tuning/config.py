@@ -37,7 +37,7 @@ from .space import SearchSpace, parse_space, space_to_dict
 SAMPLERS = ("nsga2", "tpe", "cmaes", "random")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
-               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker", "space")
+               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker", "max_spikes_per_step", "space")
 
 
 @dataclass
@@ -56,6 +56,9 @@ class TuneConfig:
     population_size: int = 20
     validation_fraction: float = 0.1
     validation_seed: int = 0
+    #: a trial whose sleep fires more spikes per step than this (mean over a block of
+    #: steps, every layer but the input) stops and is recorded as failed (snn.activity_limit)
+    max_spikes_per_step: float | None = None
     #: journal file path or database URL; ``None``: ``<out>/study.journal``
     storage: str | None = None
     study_name: str = "sleep-tuning"
@@ -75,6 +78,8 @@ class TuneConfig:
         d = {"experiment": self.experiment.fingerprint(), "method": self.method, "seeds": self.seeds,
              "validation": [self.validation_fraction, self.validation_seed], "space": space_to_dict(self.space),
              "sampler": [self.sampler, self.sampler_seed, self.population_size]}
+        if self.max_spikes_per_step is not None:  # (absent: the fingerprint of studies made before the field)
+            d["max_spikes_per_step"] = self.max_spikes_per_step
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> "TuneConfig":
@@ -114,6 +119,9 @@ class TuneConfig:
         check_int(cfg.validation_seed, "tune.validation_seed", min=0)
         check_int(cfg.sampler_seed, "tune.sampler_seed", min=0)
         check_int(cfg.population_size, "tune.population_size", min=2)
+        if cfg.max_spikes_per_step is not None:
+            cfg.max_spikes_per_step = check_float(cfg.max_spikes_per_step, "tune.max_spikes_per_step", min=0,
+                                                  min_open=True)
         return cfg
 
     @classmethod

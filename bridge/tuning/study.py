@@ -171,8 +171,9 @@ def _tell(study: optuna.Study, trial: optuna.Trial, result: dict[str, Any] | Bas
 def _trial_errors() -> tuple[type[BaseException], ...]:
     """Errors that fail a trial, not the search (training diverged under extreme parameters)."""
     from ann.errors import TrainingDivergedError
+    from snn.errors import ActivityLimitError
 
-    return (ArithmeticError, TrainingDivergedError)
+    return (ArithmeticError, TrainingDivergedError, ActivityLimitError)
 
 
 def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, evaluate: Evaluate, *,

@@ -87,10 +87,12 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
 
 
 def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int], data: ValidationData,
-                  threads: int) -> dict[str, Any]:
+                  threads: int, max_spikes_per_step: float | None = None) -> dict[str, Any]:
+    import snn
+
     from ..experiments.distributed import pinned_threads, where_am_i
 
-    with pinned_threads(threads):
+    with pinned_threads(threads), snn.activity_limit(max_spikes_per_step):
         result = trial_value(exp, method, changes, seeds, data)
     return {**result, "ran_on": {**where_am_i(), "threads": threads}}
 
@@ -129,7 +131,8 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData, n_new: in
     if not cfg.workers and cfg.scheduler is None:
         threads = cfg.threads_per_worker or default_cell_threads()
         run_trials(study, dists, n_new,
-                   lambda params: _worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads),
+                   lambda params: _worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads,
+                                                 cfg.max_spikes_per_step),
                    progress=progress)
         return
     with dask_client(workers=cfg.workers or None, scheduler=cfg.scheduler,
@@ -140,7 +143,7 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData, n_new: in
 
         def submit(params: dict[str, Any]) -> Any:
             return client.submit(_worker_trial, cfg.experiment, cfg.method, changes(params), cfg.seeds, data_future,
-                                 threads, pure=False)
+                                 threads, cfg.max_spikes_per_step, pure=False)
 
         run_trials(study, dists, n_new, lambda p: {}, submit=submit, in_flight=n_workers, progress=progress)
 
