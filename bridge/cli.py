@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import traceback
 import typing
@@ -263,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def console_main() -> None:
     """Entry point of the ``sleep-replay`` command: :func:`main`, then exit with its code.
 
@@ -271,7 +276,11 @@ def console_main() -> None:
     KeyboardInterrupt raised inside code that C extensions run with ``PyRun_String``
     as "unhandled" even when :func:`main` caught it, and would then end the process by
     SIGINT (exit status -2) instead of 130.
+
+    SIGTERM (``kill``, a batch system's time limit or ``scancel``) stops the command the
+    same way as Ctrl-C: finished results are kept, no file is left half-written, exit 130.
     """
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
     if code == 130:
         logging.shutdown()

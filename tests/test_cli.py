@@ -214,7 +214,9 @@ def test_malformed_trace_exits_2_never_1(tmp_path, capsys, small_trace, key, val
 
 
 # -------------------------------------------------------------------- SIGINT
-def test_sigint_exits_130_and_leaves_no_partial_file(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_exits_130_and_leaves_no_partial_file(tmp_path, signum):
+    """Ctrl-C, or SIGTERM (kill, a batch system's time limit), stops the run cleanly."""
     out = tmp_path / "o"
     cfg = tmp_path / "c.toml"
     cfg.write_text("[experiment]\nseeds = [0, 1, 2, 3]\nmethods = ['sequential']\nupdates_per_task = 400\n"
@@ -226,7 +228,7 @@ def test_sigint_exits_130_and_leaves_no_partial_file(tmp_path):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
