@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sampler is not None:
         cfg = cfg.replace(sampler=args.sampler)
     result = tune(cfg, args.out, trials=args.trials, workers=args.workers, scheduler=args.scheduler,
-                  threads_per_worker=args.threads_per_worker, storage=args.storage, study_name=args.study_name, progress=not args.no_progress,
+                  threads_per_worker=args.threads_per_worker, storage=args.storage, study_name=args.study_name,
+                  progress=not args.no_progress,
                   figures=not args.no_figures)
     print(f"\nstudy {cfg.study_name}: {result.done_trials} trial(s) done, {result.new_trials} new "
           f"({result.wall_time_s:.1f} s)")

@@ -37,7 +37,8 @@ from .space import SearchSpace, parse_space, space_to_dict
 SAMPLERS = ("nsga2", "tpe", "cmaes", "random")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
-               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker", "max_spikes_per_step", "space")
+               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker",
+               "max_spikes_per_step", "space")
 
 
 @dataclass

@@ -174,7 +174,8 @@ def _provenance(cfg: TuneConfig, study: optuna.Study, storage: str, best: optuna
 
 def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEFAULT_OUT, *,
          trials: int | None = None, workers: int | None = None, scheduler: str | None = None,
-         threads_per_worker: int | None = None, storage: str | None = None, study_name: str | None = None, data: Any = None, progress: bool = True,
+         threads_per_worker: int | None = None, storage: str | None = None, study_name: str | None = None,
+         data: Any = None, progress: bool = True,
          figures: bool = True) -> TuneResult:
     """Search the sleep parameters of ``config`` (a :class:`TuneConfig`, its tables,
     or a TOML/JSON file) and write the results to ``out``.
