@@ -101,6 +101,9 @@ class SleepReplay:
         ``SeedSequence([seed, k])``) and the reservoir.
     memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
         of at most ``N`` examples per task.
+    image: ``"seen"`` (the reference): the sleep input is the mean image of all
+        data kept; ``"first_task"``: of the first task's only (the reference's
+        cross-modal runs); the normalization always uses all data kept.
     calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
         call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
         ``calibrate="every_task"`` calibrates again before every sleep, on the
@@ -115,6 +118,7 @@ class SleepReplay:
         dtype: str = "float64",
         seed: int = 0,
         memory: int | None = None,
+        image: str = "seen",
         calibrate: bool | str = False,
         targets: RateTargets | None = None,
         progress: bool = False,
@@ -138,7 +142,10 @@ class SleepReplay:
         if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 1):
             raise ArgumentTypeError(f"SleepReplay: memory must be None (keep all data) or an integer >= 1 "
                                     f"(examples kept per task), got {memory!r}")
+        if image not in ("seen", "first_task"):
+            raise ArgumentTypeError(f"SleepReplay: image must be 'seen' or 'first_task', got {image!r}")
         self.params: SleepParams = params
+        self.image = image
         self.engine = engine
         self.dtype = dtype
         self.seed = int(seed)
@@ -196,8 +203,9 @@ class SleepReplay:
                                            engine=self.engine)
             self.calibration, self.params = calibration, calibration.params
         n_steps = self.params.steps_for_task(k) if steps is None else steps
-        outcome = sleep(model, seen, self.params, steps=n_steps, engine=self.engine, seed=self.sleep_seed(k),
-                        dtype=self.dtype, progress=self.progress, inplace=True,
+        image_x = self._kept[0] if self.image == "first_task" else None
+        outcome = sleep(model, seen, self.params, image_x=image_x, steps=n_steps, engine=self.engine,
+                        seed=self.sleep_seed(k), dtype=self.dtype, progress=self.progress, inplace=True,
                         engine_options=self.engine_options)
         self.tasks_seen = k
         totals = [int(t.sum()) for t in outcome.result.totals]

@@ -17,7 +17,7 @@ from snn.spikes import InputDriveTrace, VoltageTrace, WeightSnapshot
 
 from .convert import export_weights, import_weights, layer_output_maxima
 from .normalization import data_based_normalization
-from .errors import SleepParamsError
+from .errors import SleepDataError, SleepParamsError
 from .params import SleepParams, as_sleep_params
 from .sleep_data import sleep_data
 from .sleep_input import iter_input_spikes, mean_image
@@ -34,11 +34,15 @@ class SleepNetworkSpec:
     mean_image: np.ndarray
 
 
-def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | None = None) -> SleepNetworkSpec:
+def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | None = None, *,
+                        image_x: Any = None) -> SleepNetworkSpec:
     """Convert a trained model into a sleep network (SRC_SPEC.md section 2).
 
     model: bias-free Linear/ReLU stack (see :func:`bridge.convert.check_model`).
-    seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1].
+    seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
+        and the mean image unless ``image_x`` is given).
+    image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
+        (SRC_SPEC.md section 3), e.g. the first task's only; default ``seen_x``.
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     params.validate()
@@ -56,7 +60,14 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
         decay=params.decay, inc=params.inc, dec=params.dec, rule=params.rule,
         dt_ms=params.dt_s * 1e3,
     )
-    return SleepNetworkSpec(network, norms, mean_image(x))
+    if image_x is None:
+        image = mean_image(x)
+    else:
+        try:
+            image = mean_image(sleep_data(model, image_x))
+        except SleepDataError as exc:
+            raise SleepDataError(f"image_x: {exc}") from exc
+    return SleepNetworkSpec(network, norms, image)
 
 
 @dataclass
@@ -178,6 +189,7 @@ def sleep(
     seen_x: Any,
     params: SleepParams | None = None,
     *,
+    image_x: Any = None,
     steps: int | None = None,
     engine: str = "fast",
     seed: int | None = 0,
@@ -198,6 +210,9 @@ def sleep(
     model: trained bias-free ReLU network.
     seen_x: ``(n, n_inputs)`` all training data seen so far (normalization and
         mean image).
+    image_x: ``(m, n_inputs)`` inputs whose mean image drives the sleep instead of
+        ``seen_x``'s (the normalization still uses ``seen_x``); e.g. the first
+        task's data, as the reference's cross-modal runs (SRC_SPEC.md section 5).
     params: sleep hyperparameters (default: the paper's MNIST preset).
     steps: sleep length in steps of ``params.dt_s`` (default ``params.steps_first``).
     engine: back end name, see :func:`snn.available_engines`.
@@ -241,7 +256,7 @@ def sleep(
     # the engine is created first so a bad name or option fails before any work
     eng = snn.get_engine(engine, dtype=dtype, record_spikes=record_spikes, progress=progress and not piecewise,
                          **options)
-    spec = build_sleep_network(model, seen_x, params)  # validates the model
+    spec = build_sleep_network(model, seen_x, params, image_x=image_x)  # validates the model
     n_layers = spec.network.n_layers
     inputs = iter_input_spikes(spec.mean_image, params, steps, seed=seed, uniforms=uniforms, windows=windows,
                                chunk_steps=int(chunk_steps))

@@ -82,9 +82,9 @@ def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data
     plugins = []
     if spec.sleep:
         plugins.append(SleepPlugin(cfg.sleep_params_for(spec), engine=cfg.engine, dtype=cfg.dtype,
-                                   model_dir=model_dir))
+                                   model_dir=model_dir, image=cfg.sleep_image))
     rec = run_cell_loop(learner, tasks, x_test, y_test, seed, cfg.epochs_for, plugins,
-                        desc=f"{spec.label} seed {seed}", progress=progress)
+                        desc=f"{spec.label} seed {seed}", progress=progress, weighting=cfg.accuracy_weighting)
     return {"method": spec.label, "seed": seed, "package_version": __version__,
             "device": device_name(model_device(learner.model)),
             "config_fingerprint": cfg.fingerprint(), **rec}

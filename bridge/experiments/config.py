@@ -22,8 +22,21 @@ from ann.baselines import LEARNERS
 
 from ..errors import ConfigError
 from ..params import PRESETS, SleepParams, preset, read_config
-from ..validation import check_distinct_methods, check_experiment_fields, check_mapping
+from ..validation import check_choice, check_distinct_methods, check_experiment_fields, check_mapping
 from .methods import MethodSpec, parse_method
+
+
+#: what the sleep input's mean image is made of: every training input seen so far (the
+#: reference, SRC_SPEC.md section 3) or the first task's only (the reference's cross-modal runs,
+#: which sleep on the MNIST mean image)
+SLEEP_IMAGES = ("seen", "first_task")
+#: how ``accuracy_all`` and ``final_accuracy`` pool the tasks' test sets: every test example
+#: counts once, or every task counts once (mean of the per-task accuracies; for test sets of
+#: unequal size, e.g. the MNIST subset next to full Fashion-MNIST)
+ACCURACY_WEIGHTINGS = ("examples", "tasks")
+#: fields added after results were published: left out of the fingerprint at their default,
+#: so earlier results folders stay valid
+_FINGERPRINT_OMITTED_DEFAULTS = {"sleep_image": "seen", "accuracy_weighting": "examples"}
 
 
 def _is_int(value: Any) -> bool:
@@ -62,6 +75,11 @@ class ExperimentConfig:
     #: SGD updates per task; sets the epochs when ``train.epochs`` is 0.
     #: The reference does 2 epochs of 5000 examples in batches of 100 = 100.
     updates_per_task: int = 100
+    #: the data behind the sleep input's mean image, one of :data:`SLEEP_IMAGES`; the
+    #: normalization always uses every training input seen so far
+    sleep_image: str = "seen"
+    #: how the overall accuracy pools the tasks' test sets, one of :data:`ACCURACY_WEIGHTINGS`
+    accuracy_weighting: str = "examples"
     #: name of the paper row to print next to the results (default from the data set)
     paper_row: str | None = None
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=0))
@@ -76,6 +94,9 @@ class ExperimentConfig:
         """Raise :class:`~bridge.errors.ConfigError` (a ``ValueError``) naming the
         first bad field, before any training."""
         check_experiment_fields(self, sleep_type=SleepParams)  # every field's type and range (bridge.validation)
+        check_choice(self.sleep_image, "experiment.sleep_image", SLEEP_IMAGES, error=ConfigError)
+        check_choice(self.accuracy_weighting, "experiment.accuracy_weighting", ACCURACY_WEIGHTINGS,
+                     error=ConfigError)
         for name in self.task_datasets or [self.dataset]:
             if name not in DATASETS:
                 raise ConfigError(f"experiment.dataset: unknown dataset {name!r}; choose one of {DATASETS}")
@@ -177,6 +198,9 @@ class ExperimentConfig:
         d = self.to_dict()
         for k in ("seeds", "methods", "paper_row"):
             d.pop(k)
+        for k, default in _FINGERPRINT_OMITTED_DEFAULTS.items():
+            if d[k] == default:
+                d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # ------------------------------------------------------------ reading

@@ -36,15 +36,21 @@ MODEL_STAGES = ("before_sleep", "after_sleep")
 
 
 def evaluate(predict: Callable[[np.ndarray], np.ndarray], tasks: Sequence[Task], x_test: np.ndarray,
-             y_test: np.ndarray) -> tuple[list[float], float]:
+             y_test: np.ndarray, weighting: str = "examples") -> tuple[list[float], float]:
     """Accuracy (%) on each task's test set and on all of them, from one pass
-    over ``x_test`` (the tasks' test sets concatenated in order)."""
+    over ``x_test`` (the tasks' test sets concatenated in order). ``weighting``
+    ``"examples"``: the overall accuracy counts every test example once;
+    ``"tasks"``: it is the mean of the per-task accuracies."""
     pred = np.asarray(predict(x_test))
     correct = pred == y_test
     bounds = np.cumsum([0] + [len(t.y_test) for t in tasks])
     if bounds[-1] != len(y_test):
         raise ValueError("x_test must be the concatenation of the tasks' test sets")
     per_task = [float(100.0 * correct[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    if weighting == "tasks":
+        return per_task, float(np.mean(per_task))
+    if weighting != "examples":
+        raise ValueError(f"weighting must be 'examples' or 'tasks', got {weighting!r}")
     return per_task, float(100.0 * correct.mean())
 
 
@@ -62,10 +68,12 @@ class CellState:
     progress: bool = False
     k: int = -1
     seen: list[np.ndarray] = field(default_factory=list)
+    #: how the overall accuracy pools the tasks (see :func:`evaluate`)
+    weighting: str = "examples"
 
     def evaluate(self) -> tuple[list[float], float]:
         """Accuracy (%) of the learner now, per task and over all test classes."""
-        return evaluate(self.learner.predict, self.tasks, self.x_test, self.y_test)
+        return evaluate(self.learner.predict, self.tasks, self.x_test, self.y_test, self.weighting)
 
 
 class CellPlugin:
@@ -98,14 +106,21 @@ def save_model(model: torch.nn.Module, path: str | Path) -> Path:
 class SleepPlugin(CellPlugin):
     """Sleep after every task on all training inputs seen so far (SRC).
 
-    Records, per task, the accuracies before sleep and the mean spikes per step
+    ``image``: ``"seen"`` (the reference) makes the sleep input from the mean of
+    every training input seen so far; ``"first_task"`` from the first task's
+    only (the reference's cross-modal runs); the normalization always uses all
+    inputs seen so far. Records, per task, the accuracies before sleep and the mean spikes per step
     of each layer during sleep (``None`` for a sleep of 0 steps). With
     ``model_dir``, saves the model before and after every sleep
     (:func:`model_file` names) so analyses can be redone without retraining.
     """
 
-    def __init__(self, params: SleepParams, *, engine: str, dtype: str, model_dir: str | Path | None = None) -> None:
+    def __init__(self, params: SleepParams, *, engine: str, dtype: str, model_dir: str | Path | None = None,
+                 image: str = "seen") -> None:
+        if image not in ("seen", "first_task"):
+            raise ValueError(f"image must be 'seen' or 'first_task', got {image!r}")
         self.params = params
+        self.image = image
         self.engine = engine
         self.dtype = dtype
         self.model_dir = None if model_dir is None else Path(model_dir)
@@ -121,7 +136,7 @@ class SleepPlugin(CellPlugin):
         if self.model_dir is not None:
             save_model(learner.model, model_file(self.model_dir, k + 1, "before_sleep"))
         outcome = sleep(learner.model, np.concatenate(state.seen), self.params,
-                        steps=self.params.steps_for_task(k + 1), engine=self.engine, dtype=self.dtype,
+                        image_x=state.seen[0] if self.image == "first_task" else None, steps=self.params.steps_for_task(k + 1), engine=self.engine, dtype=self.dtype,
                         seed=task_seed(state.seed, k, SLEEP_SEED), progress=state.progress)
         learner.set_model(outcome.model)
         if self.model_dir is not None:
@@ -132,7 +147,7 @@ class SleepPlugin(CellPlugin):
 
 def run_cell_loop(learner: ContinualLearner, tasks: Sequence[Task], x_test: np.ndarray, y_test: np.ndarray,
                   seed: int, epochs_for: Callable[[int, int], int], plugins: Sequence[CellPlugin] = (),
-                  *, desc: str = "", progress: bool = False) -> dict[str, Any]:
+                  *, desc: str = "", progress: bool = False, weighting: str = "examples") -> dict[str, Any]:
     """Train ``learner`` on its experiences of ``tasks`` in order, calling the plugins.
 
     ``epochs_for(n_examples, n_tasks)`` gives the epochs of an experience. Returns
@@ -144,7 +159,7 @@ def run_cell_loop(learner: ContinualLearner, tasks: Sequence[Task], x_test: np.n
     """
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"accuracy_matrix": [], "accuracy_all": []}
-    state = CellState(learner, tasks, x_test, y_test, seed, rec, progress)
+    state = CellState(learner, tasks, x_test, y_test, seed, rec, progress, weighting=weighting)
     for plugin in plugins:
         plugin.before_training(state)
     stream = learner.experiences(tasks)
