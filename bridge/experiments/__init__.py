@@ -25,6 +25,7 @@ Modules, one job each:
 from .cells import cell_model_dir, cell_path, finish_cell, load_finished_cell, model_path, run_cell
 from .config import ExperimentConfig
 from .data import load_tasks, task_seed
+from .first_task_cache import FirstTaskCache
 from .learners import build_learner, new_model
 from .loop import MODEL_STAGES, CellPlugin, CellState, SleepPlugin, evaluate, run_cell_loop
 from .methods import SLEEP_OPTIONS, MethodSpec, parse_method
@@ -35,7 +36,7 @@ from .runner import RESULT_FILES, open_results, run_experiment
 
 __all__ = [
     "MODEL_STAGES", "PAPER_RESULTS", "PATCHES_SLEEP", "RESULT_FILES", "SLEEP_OPTIONS", "CellPlugin", "CellState",
-    "ExperimentConfig", "MethodSpec", "PatchesConfig", "SleepPlugin", "atomic_write", "build_learner",
+    "ExperimentConfig", "FirstTaskCache", "MethodSpec", "PatchesConfig", "SleepPlugin", "atomic_write", "build_learner",
     "cell_model_dir", "cell_path", "evaluate", "finish_cell", "format_table", "load_finished_cell", "load_tasks",
     "model_path", "new_model", "open_results", "parse_method", "prepare_output_dir", "results_lock",
     "run_cell", "run_cell_loop", "run_experiment", "run_patches", "run_trial", "summarize", "task_seed",

@@ -26,6 +26,7 @@ from ann.devices import device_name, model_device
 
 from .config import ExperimentConfig
 from .data import load_tasks
+from .first_task_cache import FirstTaskCache
 from .learners import build_learner
 from .loop import SleepPlugin, model_file, run_cell_loop
 from .methods import MethodSpec, parse_method
@@ -65,13 +66,17 @@ def model_path(out_dir: str | Path, method: str | MethodSpec, seed: int, task: i
 
 
 def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data: TaskData | None = None,
-             model_dir: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+             model_dir: str | Path | None = None, progress: bool = False,
+             first_task_cache: FirstTaskCache | None = None) -> dict[str, Any]:
     """Run one (method, seed) cell of ``cfg`` and return its record (see
     :func:`bridge.experiments.loop.run_cell_loop`), headed by ``method``, ``seed``,
     ``package_version`` and ``config_fingerprint``. ``cfg`` is not changed.
 
     data: ``load_tasks(cfg)`` if already loaded (else loaded here).
     model_dir: where a sleeping method saves its models (``None``: not saved).
+    first_task_cache: start from the learner it keeps for this cell's wake side
+        after the first experience, or keep it there (runs that differ only in
+        sleep, e.g. a parameter search); the record is the same either way.
     """
     from ..version import __version__
 
@@ -79,12 +84,24 @@ def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data
     spec = _spec(cfg, method)
     tasks, x_test, y_test = data if data is not None else load_tasks(cfg)
     learner = build_learner(cfg, spec, seed)
+    cached, after_learn = None, None
+    if first_task_cache is not None:
+        first = learner.experiences(tasks)[0]
+        key = first_task_cache.key(cfg, spec, seed, first.x, first.y)
+        cached = first_task_cache.get(key)
+        if cached is not None:
+            learner = cached
+        else:
+            def after_learn(k: int, trained: Any) -> None:
+                if k == 0:
+                    first_task_cache.put(key, trained)
     plugins = []
     if spec.sleep:
         plugins.append(SleepPlugin(cfg.sleep_params_for(spec), engine=cfg.engine, dtype=cfg.dtype,
                                    model_dir=model_dir, image=cfg.sleep_image))
     rec = run_cell_loop(learner, tasks, x_test, y_test, seed, cfg.epochs_for, plugins,
-                        desc=f"{spec.label} seed {seed}", progress=progress, weighting=cfg.accuracy_weighting)
+                        desc=f"{spec.label} seed {seed}", progress=progress, weighting=cfg.accuracy_weighting,
+                        first_learned=cached is not None, after_learn=after_learn)
     return {"method": spec.label, "seed": seed, "package_version": __version__,
             "device": device_name(model_device(learner.model)),
             "config_fingerprint": cfg.fingerprint(), **rec}

@@ -147,7 +147,9 @@ class SleepPlugin(CellPlugin):
 
 def run_cell_loop(learner: ContinualLearner, tasks: Sequence[Task], x_test: np.ndarray, y_test: np.ndarray,
                   seed: int, epochs_for: Callable[[int, int], int], plugins: Sequence[CellPlugin] = (),
-                  *, desc: str = "", progress: bool = False, weighting: str = "examples") -> dict[str, Any]:
+                  *, desc: str = "", progress: bool = False, weighting: str = "examples",
+                  first_learned: bool = False,
+                  after_learn: Callable[[int, ContinualLearner], None] | None = None) -> dict[str, Any]:
     """Train ``learner`` on its experiences of ``tasks`` in order, calling the plugins.
 
     ``epochs_for(n_examples, n_tasks)`` gives the epochs of an experience. Returns
@@ -155,7 +157,12 @@ def run_cell_loop(learner: ContinualLearner, tasks: Sequence[Task], x_test: np.n
     accuracy over all test classes after each experience, the continual-learning
     metrics (BWT and forgetting need one experience per task, else ``None``),
     the plugins' entries, the learner's memory size if it keeps one, the final
-    accuracy and the wall time (s).
+    accuracy and the wall time (s). ``weighting``: how the overall accuracy pools
+    the tasks (:func:`evaluate`). ``first_learned``: ``learner`` has already
+    learned the first experience (e.g. a copy from a
+    :class:`~.first_task_cache.FirstTaskCache`), so its training is skipped;
+    ``after_learn(k, learner)`` is called right after experience ``k`` was
+    learned, before any plugin.
     """
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"accuracy_matrix": [], "accuracy_all": []}
@@ -164,8 +171,11 @@ def run_cell_loop(learner: ContinualLearner, tasks: Sequence[Task], x_test: np.n
         plugin.before_training(state)
     stream = learner.experiences(tasks)
     for k, exp in enumerate(tqdm(stream, desc=desc, unit="task", disable=not progress, leave=False)):
-        learner.learn_task(exp.x, exp.y, epochs=epochs_for(len(exp.y), exp.n_tasks),
-                           seed=task_seed(seed, k, TRAIN_SEED), progress=progress and len(stream) == 1)
+        if not (k == 0 and first_learned):
+            learner.learn_task(exp.x, exp.y, epochs=epochs_for(len(exp.y), exp.n_tasks),
+                               seed=task_seed(seed, k, TRAIN_SEED), progress=progress and len(stream) == 1)
+            if after_learn is not None:
+                after_learn(k, learner)
         state.k = k
         state.seen.append(exp.x)
         for plugin in plugins:

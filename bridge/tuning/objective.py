@@ -23,6 +23,7 @@ from ann import Task
 from ..errors import ConfigError
 from ..experiments.cells import run_cell
 from ..experiments.config import ExperimentConfig
+from ..experiments.first_task_cache import FirstTaskCache
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +65,25 @@ def validation_tasks(tasks: Sequence[Task], fraction: float, seed: int) -> Valid
     return ValidationData(tuple(out))
 
 
+#: this process's learners after their first task (trials differ only in sleep; see FirstTaskCache)
+_FIRST_TASKS = FirstTaskCache(max_entries=8)
+
+
 def trial_value(cfg: ExperimentConfig, method: str, sleep_changes: dict[str, Any], seeds: Sequence[int],
-                data: ValidationData) -> dict[str, Any]:
+                data: ValidationData, *, reuse_first_task: bool = True) -> dict[str, Any]:
     """Run ``method`` with ``cfg``'s sleep changed by ``sleep_changes`` once per seed
     on the validation ``data``; returns ``{"value": mean final validation accuracy
-    (%), "per_seed": [...], "wall_s": ...}``. Pure: no file is read or written."""
+    (%), "per_seed": [...], "wall_s": ...}``. Pure: no file is read or written.
+
+    reuse_first_task: start every seed from this process's copy of its learner
+        after the first task (trained once per process, seed and wake config;
+        the values are bit for bit those of training it again)."""
     if not isinstance(data, ValidationData):  # the objective is never given a test split
         raise TypeError(f"data must be ValidationData (see validation_tasks), got {type(data).__name__}")
     t0 = time.perf_counter()
     run = dataclasses.replace(cfg, sleep=cfg.sleep.replace(**sleep_changes))
     cell_data = data.as_cell_data()
-    per_seed = [float(run_cell(run, method, int(s), data=cell_data)["final_accuracy"]) for s in seeds]
+    cache = _FIRST_TASKS if reuse_first_task else None
+    per_seed = [float(run_cell(run, method, int(s), data=cell_data, first_task_cache=cache)["final_accuracy"])
+                for s in seeds]
     return {"value": float(np.mean(per_seed)), "per_seed": per_seed, "wall_s": time.perf_counter() - t0}
