@@ -168,7 +168,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, result: dict[str, Any] | Bas
     study.tell(trial, result["value"])
 
 
-def _trial_errors() -> tuple[type[BaseException], ...]:
+def trial_errors() -> tuple[type[BaseException], ...]:
     """Errors that fail a trial, not the search (training diverged under extreme parameters)."""
     from ann.errors import TrainingDivergedError
     from snn.errors import ActivityLimitError
@@ -185,7 +185,7 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
     ``submit(params) -> future`` (a Dask future) up to ``in_flight`` trials run at
     once and are told as they finish. One progress bar, with the best value so far.
     """
-    errors = _trial_errors()
+    errors = trial_errors()
     bar = tqdm(total=n_new, desc=f"tuning {study.study_name}", unit="trial", disable=not progress)
 
     def ask() -> optuna.Trial:
@@ -222,7 +222,7 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
             for fut in done:
                 trial = running.pop(fut)
                 try:
-                    result = fut.result()
+                    result = fut.result()  # a trial error comes back as a returned exception (_worker_trial)
                 except errors as exc:
                     result = exc
                 finished(trial, result)

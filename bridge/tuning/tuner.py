@@ -32,7 +32,8 @@ from .config import TuneConfig
 from .objective import ValidationData, trial_value, validation_tasks
 from .plots import importances, plot_search
 from .preset_file import PRESET_FILE, write_preset_file
-from .study import JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials
+from .study import (JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials,
+                    trial_errors)
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +88,19 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
 
 
 def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int], data: ValidationData,
-                  threads: int, max_spikes_per_step: float | None = None) -> dict[str, Any]:
+                  threads: int, max_spikes_per_step: float | None = None) -> dict[str, Any] | BaseException:
+    """One trial on a Dask worker. An error that fails the trial, not the search
+    (:func:`.study.trial_errors`, e.g. a runaway sleep), is returned rather than
+    raised, so the worker does not log it as a failed task with its traceback."""
     import snn
 
     from ..experiments.distributed import pinned_threads, where_am_i
 
-    with pinned_threads(threads), snn.activity_limit(max_spikes_per_step):
-        result = trial_value(exp, method, changes, seeds, data)
+    try:
+        with pinned_threads(threads), snn.activity_limit(max_spikes_per_step):
+            result = trial_value(exp, method, changes, seeds, data)
+    except trial_errors() as exc:
+        return exc
     return {**result, "ran_on": {**where_am_i(), "threads": threads}}
 
 
