@@ -135,8 +135,9 @@ class SleepPlugin(CellPlugin):
         rec["accuracy_all_before_sleep"].append(overall)
         if self.model_dir is not None:
             save_model(learner.model, model_file(self.model_dir, k + 1, "before_sleep"))
-        outcome = sleep(learner.model, np.concatenate(state.seen), self.params,
-                        image_x=state.seen[0] if self.image == "first_task" else None, steps=self.params.steps_for_task(k + 1), engine=self.engine, dtype=self.dtype,
+        image_x = state.seen[0] if self.image == "first_task" else None  # None: all inputs seen
+        outcome = sleep(learner.model, np.concatenate(state.seen), self.params, image_x=image_x,
+                        steps=self.params.steps_for_task(k + 1), engine=self.engine, dtype=self.dtype,
                         seed=task_seed(state.seed, k, SLEEP_SEED), progress=state.progress)
         learner.set_model(outcome.model)
         if self.model_dir is not None:
