@@ -28,6 +28,11 @@ from .validation import check_choice, check_float, check_float_tuple, check_int,
 INPUT_MODES = ("masked_mean", "poisson")
 #: Hebbian weight rules: the engines' own list
 RULES = WEIGHT_RULES
+#: what the sleep input's mean image is made of: every training input seen so far (the
+#: reference, SRC_SPEC.md section 3) or the first task's only (the reference's cross-modal runs,
+#: which sleep on the MNIST mean image); used by ``SleepReplay(image=...)`` and
+#: ``experiment.sleep_image``
+SLEEP_IMAGES = ("seen", "first_task")
 
 #: SRC_SPEC.md section 5, selected by the paper's genetic algorithm; ``mnist`` is
 #: also the default of every field it names. ``patches`` is the toy task's.

@@ -32,7 +32,7 @@ from torch import nn
 
 from .calibration import Calibration, RateTargets, calibrate as calibrate_params
 from .errors import ArgumentTypeError, SleepDataError, SleepParamsError
-from .params import PRESETS, SleepParams, preset
+from .params import PRESETS, SLEEP_IMAGES, SleepParams, preset
 from .sleep import SleepOutcome, sleep
 from .sleep_data import check_range, flatten_for_model, iter_batches
 from .convert import read_model
@@ -142,8 +142,8 @@ class SleepReplay:
         if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 1):
             raise ArgumentTypeError(f"SleepReplay: memory must be None (keep all data) or an integer >= 1 "
                                     f"(examples kept per task), got {memory!r}")
-        if image not in ("seen", "first_task"):
-            raise ArgumentTypeError(f"SleepReplay: image must be 'seen' or 'first_task', got {image!r}")
+        if image not in SLEEP_IMAGES:
+            raise ArgumentTypeError(f"SleepReplay: image must be one of {SLEEP_IMAGES}, got {image!r}")
         self.params: SleepParams = params
         self.image = image
         self.engine = engine

@@ -21,15 +21,11 @@ from ann import CLASS_PAIRS, DATASETS, SleepMLP, TrainConfig
 from ann.baselines import LEARNERS
 
 from ..errors import ConfigError
-from ..params import PRESETS, SleepParams, preset, read_config
+from ..params import PRESETS, SLEEP_IMAGES, SleepParams, preset, read_config
 from ..validation import check_choice, check_distinct_methods, check_experiment_fields, check_mapping
 from .methods import MethodSpec, parse_method
 
 
-#: what the sleep input's mean image is made of: every training input seen so far (the
-#: reference, SRC_SPEC.md section 3) or the first task's only (the reference's cross-modal runs,
-#: which sleep on the MNIST mean image)
-SLEEP_IMAGES = ("seen", "first_task")
 #: how ``accuracy_all`` and ``final_accuracy`` pool the tasks' test sets: every test example
 #: counts once, or every task counts once (mean of the per-task accuracies; for test sets of
 #: unequal size, e.g. the MNIST subset next to full Fashion-MNIST)

@@ -24,8 +24,9 @@ from ann import Task
 from ann.baselines import ContinualLearner
 from ann.metrics import average_accuracy, backward_transfer, forgetting
 
-from ..params import SleepParams
+from ..params import SLEEP_IMAGES, SleepParams
 from ..sleep import sleep
+from .config import ACCURACY_WEIGHTINGS
 from .data import SLEEP_SEED, TRAIN_SEED, task_seed
 from .results_io import atomic_write
 
@@ -47,10 +48,10 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], tasks: Sequence[Task],
     if bounds[-1] != len(y_test):
         raise ValueError("x_test must be the concatenation of the tasks' test sets")
     per_task = [float(100.0 * correct[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    if weighting not in ACCURACY_WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {ACCURACY_WEIGHTINGS}, got {weighting!r}")
     if weighting == "tasks":
         return per_task, float(np.mean(per_task))
-    if weighting != "examples":
-        raise ValueError(f"weighting must be 'examples' or 'tasks', got {weighting!r}")
     return per_task, float(100.0 * correct.mean())
 
 
@@ -117,8 +118,8 @@ class SleepPlugin(CellPlugin):
 
     def __init__(self, params: SleepParams, *, engine: str, dtype: str, model_dir: str | Path | None = None,
                  image: str = "seen") -> None:
-        if image not in ("seen", "first_task"):
-            raise ValueError(f"image must be 'seen' or 'first_task', got {image!r}")
+        if image not in SLEEP_IMAGES:
+            raise ValueError(f"image must be one of {SLEEP_IMAGES}, got {image!r}")
         self.params = params
         self.image = image
         self.engine = engine
