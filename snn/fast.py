@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .base import SleepEngine
 from .network import SleepNetwork
 from .errors import EngineOptionError
-from .limits import check_activity
+from .limits import EARLY_CHECK_STEPS, check_activity, check_block_so_far, current_limit
 from .spikes import InputDriveTrace, InputSpikes, SleepResult, SpikeRecord, VoltageTrace, select_neurons
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,9 @@ class FastEngine(SleepEngine):
     Parameters
     ----------
     chunk_steps: steps per compiled call; progress is reported between chunks
-        and Ctrl-C takes effect there, leaving a consistent state.
+        and Ctrl-C takes effect there, leaving a consistent state. Under
+        :func:`snn.activity_limit` a chunk is also the limit's block, run in calls of
+        at most ``snn.limits.EARLY_CHECK_STEPS`` steps (same spikes and weights).
     record_v: ``{layer name: neuron indices}`` whose membrane potential is
         recorded every step (after integration, before threshold and reset), in
         :attr:`SleepResult.voltages <snn.spikes.SleepResult>`.
@@ -224,17 +226,23 @@ class FastEngine(SleepEngine):
         d_out = np.zeros((steps, self._dr_idx.size), dtype=self._v.dtype)
         with tqdm(total=steps, desc=f"sleep ({self.name})", unit="step", disable=not self.progress,
                   leave=False) as bar:
+            # under an activity limit, look inside each block too (snn.limits.EARLY_CHECK_STEPS)
+            piece = self.chunk_steps if current_limit() is None else min(self.chunk_steps, EARLY_CHECK_STEPS)
             for start in range(0, steps, self.chunk_steps):
                 stop = min(start + self.chunk_steps, steps)
-                lo = input_spikes.indptr[start]
-                ev_idx, ev_n = _sleep_steps(
-                    self._wflat, self._w_off, sizes, self._v, self._v_off, self._alpha, self._thresh,
-                    self._consts, self._plain, input_spikes.indptr[start : stop + 1] - lo,
-                    input_spikes.indices[lo : input_spikes.indptr[stop]], counts[start:stop], totals,
-                    self._t_off, self.record_spikes, ev_idx, ev_n,
-                    self._vr_pos, self._vr_off, v_out[start:stop], self._dr_idx, self._dr_off, d_out[start:stop],
-                )
-                bar.update(stop - start)
+                for a in range(start, stop, piece):
+                    b = min(a + piece, stop)
+                    lo = input_spikes.indptr[a]
+                    ev_idx, ev_n = _sleep_steps(
+                        self._wflat, self._w_off, sizes, self._v, self._v_off, self._alpha, self._thresh,
+                        self._consts, self._plain, input_spikes.indptr[a : b + 1] - lo,
+                        input_spikes.indices[lo : input_spikes.indptr[b]], counts[a:b], totals,
+                        self._t_off, self.record_spikes, ev_idx, ev_n,
+                        self._vr_pos, self._vr_off, v_out[a:b], self._dr_idx, self._dr_off, d_out[a:b],
+                    )
+                    bar.update(b - a)
+                    if b < stop:
+                        check_block_so_far(counts[start:b], start, stop - start, self.name)
                 check_activity(counts[start:stop], start, self.name)
         totals_per_layer = [totals[self._t_off[l] : self._t_off[l + 1]] for l in range(n_layers + 1)]
         spikes = None
