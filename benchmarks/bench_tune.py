@@ -2,6 +2,7 @@
 
     python benchmarks/bench_tune.py                       # 100-trial MNIST-subset SRC study (configs/tune_subset.toml)
     python benchmarks/bench_tune.py --trials 20 --workers 0 2
+    python benchmarks/bench_tune.py --workers 2 --threads-per-worker 1   # no oversubscription on 2 cores
     python benchmarks/bench_tune.py --quick               # tiny network, 6 trials: checks the script
 
 Each setting runs a fresh study (random sampler, so every setting asks the same
@@ -37,6 +38,9 @@ def main() -> None:
     ap.add_argument("--config", default="configs/tune_subset.toml")
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0 = serial")
+    ap.add_argument("--threads-per-worker", type=int, default=None, metavar="N",
+                    help="torch threads of every Dask worker's trial (default: this process's, so the values equal "
+                         "the serial ones; 1 on 2 cores with 2 workers avoids oversubscription but rounds differently)")
     ap.add_argument("--quick", action="store_true", help="tiny network and 6 trials (script check)")
     ap.add_argument("--sampler", default="random",
                     help="random (default: every setting asks the same parameters, so their values can be compared) "
@@ -55,11 +59,14 @@ def main() -> None:
           f"seeds {cfg.seeds}, sampler {cfg.sampler}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
     first = None
     for workers in args.workers:
-        label = "serial" if not workers else f"{workers} workers"
+        label = "serial" if not workers else f"{workers} workers" + (
+            f" x {args.threads_per_worker} thr" if args.threads_per_worker else "")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(args.keep) / ("serial" if not workers else f"workers{workers}") if args.keep else Path(tmp)
             t0 = time.perf_counter()
-            result = tune(cfg, out, workers=workers or None, progress=False, figures=bool(args.keep))
+            threads = args.threads_per_worker if workers else None
+            result = tune(cfg, out, workers=workers or None, threads_per_worker=threads, progress=False,
+                          figures=bool(args.keep))
             wall = time.perf_counter() - t0
             values = [t.value for t in sorted(result.study.trials, key=lambda t: t.number)]
         if first is None:
