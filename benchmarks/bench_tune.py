@@ -47,7 +47,7 @@ def main() -> None:
                          "or the config's own sampler ('config'), e.g. to keep the studies as real searches")
     ap.add_argument("--keep", default=None, metavar="DIR",
                     help="write each setting's study, preset and figures to DIR/serial, DIR/workers<N> "
-                         "(default: a temporary folder)")
+                         "(DIR/workers<N>x<T> with --threads-per-worker T; default: a temporary folder)")
     args = ap.parse_args()
     data = copy.deepcopy(QUICK) if args.quick else read_config(args.config)
     if not args.quick:
@@ -59,12 +59,12 @@ def main() -> None:
           f"seeds {cfg.seeds}, sampler {cfg.sampler}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
     first = None
     for workers in args.workers:
-        label = "serial" if not workers else f"{workers} workers" + (
-            f" x {args.threads_per_worker} thr" if args.threads_per_worker else "")
+        threads = args.threads_per_worker if workers else None
+        label = "serial" if not workers else f"{workers} workers" + (f" x {threads} thr" if threads else "")
+        name = "serial" if not workers else f"workers{workers}" + (f"x{threads}" if threads else "")
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(args.keep) / ("serial" if not workers else f"workers{workers}") if args.keep else Path(tmp)
+            out = Path(args.keep) / name if args.keep else Path(tmp)
             t0 = time.perf_counter()
-            threads = args.threads_per_worker if workers else None
             result = tune(cfg, out, workers=workers or None, threads_per_worker=threads, progress=False,
                           figures=bool(args.keep))
             wall = time.perf_counter() - t0
