@@ -75,6 +75,10 @@ def _beta(v: Any, name: str) -> tuple[float, ...]:
     return check_float_tuple(v, name, min=0, min_len=1, error=SleepParamsError)
 
 
+def _gains(v: Any, name: str) -> tuple[float, ...]:
+    return check_float_tuple(v, name, min=0, min_len=0, error=SleepParamsError)
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     return lambda v, name: check_choice(v, name, choices, error=SleepParamsError)
 
@@ -119,6 +123,10 @@ class SleepParams:
                        _choice(RULES), choices=RULES)
     steps_first: int = _param(15000, "steps", "sleep steps after task 1", _count)
     steps_per_task: int = _param(5000, "steps", "extra sleep steps per later task", _count)
+    plasticity_gain: tuple[float, ...] = _param(
+        (), "1", "variant (not the paper's): gain g_l >= 0 of the Hebbian rule per weight layer, which then "
+                 "learns with g_l * inc and g_l * dec; 0 freezes a layer; empty: 1 for every layer (the reference)",
+        _gains)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -128,8 +136,8 @@ class SleepParams:
         the first bad field (``sleep.<name>``). ``beta`` becomes a tuple of floats."""
         for f in dataclasses.fields(self):
             value = f.metadata["check"](getattr(self, f.name), f"sleep.{f.name}")
-            if f.name == "beta":
-                object.__setattr__(self, "beta", value)
+            if f.name in _TUPLE_FIELDS:
+                object.__setattr__(self, f.name, value)
 
     # -------------------------------------------------------------- helpers
     def steps_for_task(self, k: int) -> int:
@@ -147,8 +155,15 @@ class SleepParams:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as plain values (tuples as lists). Fields added after results were
+        published are left out at their default (:data:`_OMITTED_AT_DEFAULT`), so the
+        fingerprints of earlier configs, and the preset files they wrote, stay the same."""
         d = dataclasses.asdict(self)
-        d["beta"] = list(self.beta)
+        for name in _TUPLE_FIELDS:
+            d[name] = list(d[name])
+        for name, default in _OMITTED_AT_DEFAULT.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -172,6 +187,10 @@ class SleepParams:
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(SleepParams))
+#: fields whose value is a tuple of floats
+_TUPLE_FIELDS = ("beta", "plasticity_gain")
+#: variant fields added after results were published: ``to_dict`` leaves them out at this default
+_OMITTED_AT_DEFAULT: dict[str, Any] = {"plasticity_gain": []}
 
 
 def field_specs() -> list[dataclasses.Field]:

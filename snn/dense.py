@@ -31,7 +31,8 @@ class DenseEngine(SleepEngine):
         net = self.network
         dt = self.dtype.type
         alpha = [dt(a) for a in net.alpha]
-        decay, inc, dec = dt(net.decay), dt(net.inc), dt(net.dec)
+        decay = dt(net.decay)
+        amplitudes = [tuple(dt(a) for a in net.amplitudes(l)) for l in range(net.n_layers)]
         steps, L = input_spikes.steps, net.n_layers
         counts = np.zeros((steps, L + 1), dtype=np.int64)
         rasters = [np.zeros((steps, n), dtype=bool) for n in net.sizes]
@@ -44,7 +45,7 @@ class DenseEngine(SleepEngine):
                 v[:] = decay * v + alpha[l] * (W @ s)
                 fired = v >= net.threshold[l]
                 if fired.any():
-                    W[fired] = hebbian_rows(W[fired], s > 0, inc, dec, net.rule)
+                    W[fired] = hebbian_rows(W[fired], s > 0, *amplitudes[l], net.rule)
                 v[fired] = 0
                 s = fired.astype(self.dtype)
                 rasters[l + 1][t] = fired

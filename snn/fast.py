@@ -29,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 # indices into the per-run constant vector ``consts`` (kept in the engine dtype
 # so float32 runs stay in float32 arithmetic)
-_DECAY, _INC, _DEC, _SCALE, _ONE, _TWO = range(6)
+_DECAY, _SCALE, _ONE, _TWO = range(4)
 
 
 @numba.njit(cache=True, nogil=True)
-def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rule,
+def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, amp, plain_rule,
                  in_indptr, in_idx, counts, totals, t_off, record, ev_idx, ev_n,
                  vr_pos, vr_off, v_out, dr_idx, dr_off, d_out):
     """Advance the network over every step of ``in_indptr`` (CSR input spikes).
@@ -41,6 +41,7 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rul
     wflat: packed transposed weights, layer l element (pre j, post i) at
         ``w_off[l] + j * sizes[l + 1] + i``.
     v: packed membrane potentials, layer l neuron i at ``v_off[l] + i``.
+    amp: ``(L, 2)`` Hebbian amplitudes ``(inc, dec)`` of each layer (``SleepNetwork.amplitudes``).
     counts: ``(steps, L + 1)`` spikes per step, filled here.
     totals: packed per-neuron spike totals (all layers, input first), offsets t_off.
     record/ev_idx/ev_n: when ``record``, spikes of layers 1..L are appended to
@@ -63,8 +64,6 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rul
     pre_on = np.zeros(max_n, np.bool_)
     acc = np.zeros(max_n, wflat.dtype)
     decay = consts[_DECAY]
-    inc = consts[_INC]
-    dec = consts[_DEC]
     scale = consts[_SCALE]
     one = consts[_ONE]
     two = consts[_TWO]
@@ -110,6 +109,8 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, plain_rul
                     n_post += 1
                     v[vo + i] = 0
             # Hebbian update of the weights onto every neuron that fired
+            inc = amp[l, 0]
+            dec = amp[l, 1]
             if n_post > 0:
                 for k in range(n_pre):
                     pre_on[pre[k]] = True
@@ -192,7 +193,8 @@ class FastEngine(SleepEngine):
         self._t_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._alpha = network.alpha.astype(dt)
         self._thresh = network.threshold.astype(np.float64)
-        self._consts = np.array([network.decay, network.inc, network.dec, 0.001, 1.0, 2.0], dtype=dt)
+        self._consts = np.array([network.decay, 0.001, 1.0, 2.0], dtype=dt)
+        self._amp = np.array([network.amplitudes(l) for l in range(network.n_layers)], dtype=dt)
         self._plain = network.rule == "plain"
         names, layer_sizes = network.layer_names, network.sizes
         self._rec_v = select_neurons(names, layer_sizes, self.record_v, "record_v")
@@ -235,7 +237,7 @@ class FastEngine(SleepEngine):
                     lo = input_spikes.indptr[a]
                     ev_idx, ev_n = _sleep_steps(
                         self._wflat, self._w_off, sizes, self._v, self._v_off, self._alpha, self._thresh,
-                        self._consts, self._plain, input_spikes.indptr[a : b + 1] - lo,
+                        self._consts, self._amp, self._plain, input_spikes.indptr[a : b + 1] - lo,
                         input_spikes.indices[lo : input_spikes.indptr[b]], counts[a:b], totals,
                         self._t_off, self.record_spikes, ev_idx, ev_n,
                         self._vr_pos, self._vr_off, v_out[a:b], self._dr_idx, self._dr_off, d_out[a:b],

@@ -47,6 +47,12 @@ class SleepNetwork:
         (the paper's Algorithm 1).
     dt_ms:
         Length of one step in ms (1.0 in the reference).
+    plasticity_gain:
+        ``(L,)`` gain g_l >= 0 of the Hebbian rule per layer: layer l learns with
+        amplitudes ``g_l * inc`` and ``g_l * dec``. Default: 1 for every layer (the
+        reference, bit for bit); 0 freezes a layer's weights (e.g. to ask which
+        layer's plasticity carries the effect of sleep). A named variant, not
+        part of the paper's procedure.
     """
 
     weights: list[np.ndarray]
@@ -58,9 +64,13 @@ class SleepNetwork:
     rule: str = "reference"
     dt_ms: float = 1.0
     layer_names: list[str] = field(default_factory=list)
+    plasticity_gain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.weights = [np.asarray(w) for w in self.weights]
+        if self.plasticity_gain is None:
+            self.plasticity_gain = np.ones(len(self.weights))
+        self.plasticity_gain = np.asarray(self.plasticity_gain, dtype=np.float64).reshape(-1)
         self.alpha = np.asarray(self.alpha, dtype=np.float64).reshape(-1)
         self.threshold = np.asarray(self.threshold, dtype=np.float64).reshape(-1)
         if not self.layer_names:
@@ -92,6 +102,11 @@ class SleepNetwork:
                 raise InvalidNetworkError(f"{name} must have one value per layer ({L}), got shape {arr.shape}")
             if not np.all(np.isfinite(arr)):
                 raise InvalidNetworkError(f"{name} contains NaN or infinite values")
+        if self.plasticity_gain.shape != (L,):
+            raise InvalidNetworkError(f"plasticity_gain must have one gain per layer ({L}), got shape "
+                                      f"{self.plasticity_gain.shape}")
+        if not np.all(np.isfinite(self.plasticity_gain)) or np.any(self.plasticity_gain < 0):
+            raise InvalidNetworkError(f"plasticity_gain values must be finite and >= 0, got {self.plasticity_gain}")
         if np.any(self.alpha < 0):
             raise InvalidNetworkError(f"alpha must be >= 0, got {self.alpha}")
         if not (0.0 < self.decay <= 1.0):
@@ -118,6 +133,17 @@ class SleepNetwork:
         """Number of weight layers ``L``."""
         return len(self.weights)
 
+    def amplitudes(self, layer: int) -> tuple[float, float]:
+        """``(inc, dec)`` of weight layer ``layer`` (0-based): ``g_l * inc, g_l * dec``
+        (exactly ``inc, dec`` for the default gain 1)."""
+        g = float(self.plasticity_gain[layer])
+        return g * self.inc, g * self.dec
+
+    @property
+    def has_default_plasticity(self) -> bool:
+        """Every layer learns with gain 1 (the reference)."""
+        return bool(np.all(self.plasticity_gain == 1.0))
+
     @property
     def tau_m_ms(self) -> float:
         """Membrane time constant in ms equivalent to ``decay`` per ``dt_ms`` step."""
@@ -134,6 +160,7 @@ class SleepNetwork:
             rule=self.rule,
             dt_ms=self.dt_ms,
             layer_names=list(self.layer_names),
+            plasticity_gain=self.plasticity_gain.copy(),
         )
 
 

@@ -217,6 +217,22 @@ def test_plain_rule_is_inc_dec_and_reference_rule_scales_by_f(case):
 
 
 @pytest.mark.parametrize("case", MAIN)
+def test_per_layer_plasticity_gain(case):
+    """Layer l learns with g_l * inc and g_l * dec: gain 0 freezes it exactly, other gains give the
+    dense engine's spikes and weights (the variant ``SleepNetwork.plasticity_gain``)."""
+    net, spikes = random_network(), random_input(steps=300)
+    net.plasticity_gain = np.array([0.5, 0.0, 2.0])
+    ref_eng, ref = dense_run(net, spikes)
+    _, res = case_run(case, net, spikes)
+    assert ref.counts[:, 1:].sum(0).min() > 20, "the test network must actually spike"
+    assert_same_spikes(ref, res)
+    assert_same_weights(ref, res, case.tol("float64"))
+    np.testing.assert_array_equal(res.weights[1], net.weights[1])  # gain 0: not a single weight moves
+    _, full = dense_run(random_network(), spikes)  # gain 1 everywhere: the reference
+    assert not np.allclose(full.weights[0], ref.weights[0]) and not np.allclose(full.weights[2], ref.weights[2])
+
+
+@pytest.mark.parametrize("case", MAIN)
 def test_same_step_propagation_through_all_layers(case):
     """An input spike reaches the output within its own step (the reference's schedule)."""
     eye = np.eye(2) * 2.0

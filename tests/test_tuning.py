@@ -197,6 +197,8 @@ def no_trials(monkeypatch):
     ({"steps_first": {"low": 10.5, "high": 20}}, "tune.space.steps_first.low", "integer"),
     ({"beta_2": {"low": 1.0, "high": 2.0}}, "tune.space.beta_2", "2 weight layers"),
     ({"beta": {"low": 1.0, "high": 2.0}, "beta_0": {"low": 1.0, "high": 2.0}}, "tune.space.beta_0", "both"),
+    ({"plasticity_gain_2": {"low": 0.5, "high": 2.0}}, "tune.space.plasticity_gain_2", "2 weight layers"),
+    ({"plasticity_gain_0": {"low": -1.0, "high": 2.0}}, "tune.space.plasticity_gain_0.low", ">= 0"),
     ({"inc": {"low": 0.01, "high": 0.1, "lg": True}}, "tune.space.inc", "unknown key"),
     ({}, "tune.space", "empty"),
 ])
@@ -241,6 +243,25 @@ def test_space_expands_beta_per_layer_and_keeps_other_fields():
     assert got == dataclasses.replace(base, beta=(4.0, 5.0, 6.0), input_mode="poisson")
     one = parse_space({"beta_1": {"low": 1.0, "high": 9.0}}, 3)
     assert one.sleep_params({"beta_1": 7.0}, base).beta == (1.0, 7.0, 3.0)
+
+
+def test_space_searches_the_per_layer_plasticity_gain():
+    """The variant's gains are searched per layer as beta is; the reference's empty gains are 1 per layer."""
+    base = SleepParams(beta=(1.0, 2.0, 3.0))
+    one = parse_space({"plasticity_gain_1": {"low": 0.25, "high": 4.0, "log": True}}, 3)
+    got = one.sleep_params({"plasticity_gain_1": 0.5}, base)
+    assert got.plasticity_gain == (1.0, 0.5, 1.0) and got.beta == base.beta
+    every = parse_space({"plasticity_gain": {"low": 0.0, "high": 2.0}, "beta_0": {"low": 1.0, "high": 9.0}}, 3)
+    assert [p.name for p in every.params] == ["plasticity_gain_0", "plasticity_gain_1", "plasticity_gain_2",
+                                              "beta_0"]
+    got = every.sleep_params({"plasticity_gain_0": 0.0, "plasticity_gain_1": 1.5, "plasticity_gain_2": 2.0,
+                              "beta_0": 4.0}, base)
+    assert got.plasticity_gain == (0.0, 1.5, 2.0) and got.beta == (4.0, 2.0, 3.0)
+
+
+def test_trial_zero_of_a_gain_search_is_the_reference():
+    cfg = TuneConfig.from_dict(tiny(space={"plasticity_gain": {"low": 0.25, "high": 4.0, "log": True}}))
+    assert start_values(cfg) == {"plasticity_gain_0": 1.0, "plasticity_gain_1": 1.0}
 
 
 def test_cli_tune_writes_a_preset(tmp_path, tasks_data, monkeypatch, capsys):

@@ -131,6 +131,9 @@ class ExperimentConfig:
             raise ConfigError(f"experiment.sizes must list >= 2 positive integer widths, got {self.sizes}")
         if len(self.sleep.beta) != len(self.sizes) - 1:
             raise ConfigError(f"sleep.beta has {len(self.sleep.beta)} values for {len(self.sizes) - 1} layers of experiment.sizes")
+        if len(self.sleep.plasticity_gain) not in (0, len(self.sizes) - 1):
+            raise ConfigError(f"sleep.plasticity_gain has {len(self.sleep.plasticity_gain)} values for "
+                              f"{len(self.sizes) - 1} layers of experiment.sizes (give one per layer, or none)")
         if not self.init_range > 0:
             raise ConfigError(f"experiment.init_range must be > 0, got {self.init_range}")
         if not 0 <= self.dropout < 1:

@@ -9,6 +9,7 @@ Each key names a field of :class:`~bridge.params.SleepParams` and gives its rang
     input_mode = {choices = ["masked_mean", "poisson"]}     # categorical
     beta = {low = 1.0, high = 60.0, log = true}             # one parameter per layer: beta_0, beta_1, ...
     beta_2 = {low = 0.1, high = 10.0}                       # or one layer only (others from [sleep])
+    plasticity_gain_0 = {low = 0.25, high = 4.0, log = true}  # the per-layer variant, the same way
 
 Fields that are not in the table keep the value of the config's ``[sleep]``
 table. Every entry is checked before any trial (:func:`parse_space`): an unknown
@@ -30,18 +31,20 @@ from ..validation import check_bool, check_float, check_mapping, is_int, is_real
 
 #: fields that are never searched: the simulation step is redundant with the input rate
 FIXED_FIELDS = ("dt_s",)
+#: fields with one value per weight layer: searched as ``<field>_<layer>`` (or all layers at once)
+PER_LAYER_FIELDS = ("beta", "plasticity_gain")
 _HINTS = typing.get_type_hints(SleepParams)
 
 
 def tunable_fields() -> list[str]:
-    """Names of the :class:`SleepParams` fields a space may search (``beta`` per layer)."""
+    """Names of the :class:`SleepParams` fields a space may search (:data:`PER_LAYER_FIELDS` per layer)."""
     return [f.name for f in field_specs() if f.name not in FIXED_FIELDS]
 
 
 @dataclass(frozen=True)
 class ParamRange:
-    """One searched Optuna parameter: ``name`` (the field, or ``beta_<layer>``),
-    the ``field`` it sets, the layer for ``beta`` and its Optuna distribution."""
+    """One searched Optuna parameter: ``name`` (the field, or ``<field>_<layer>``),
+    the ``field`` it sets, the layer of a per-layer field and its Optuna distribution."""
 
     name: str
     field: str
@@ -61,16 +64,16 @@ class SearchSpace:
 
     def sleep_changes(self, values: dict[str, Any], base: SleepParams) -> dict[str, Any]:
         """The :meth:`SleepParams.replace` keywords of a trial's ``values`` (by
-        parameter name); per-layer betas are merged into ``base.beta``."""
+        parameter name); per-layer values are merged into ``base``'s (:func:`layer_values`)."""
         changes: dict[str, Any] = {}
-        beta = list(base.beta)
         for p in self.params:
             v = values[p.name]
             if p.layer is None:
                 changes[p.field] = v
             else:
-                beta[p.layer] = float(v)
-                changes["beta"] = tuple(beta)
+                per_layer = list(changes.get(p.field) or layer_values(base, p.field))
+                per_layer[p.layer] = float(v)
+                changes[p.field] = tuple(per_layer)
         return changes
 
     def sleep_params(self, values: dict[str, Any], base: SleepParams) -> SleepParams:
@@ -90,6 +93,15 @@ class SearchSpace:
         return out
 
 
+def layer_values(params: SleepParams, field: str) -> tuple[float, ...]:
+    """The per-layer values of ``field`` (one of :data:`PER_LAYER_FIELDS`) in ``params``; an
+    empty ``plasticity_gain`` (the reference) is gain 1 for each of the ``len(beta)`` layers."""
+    values = tuple(getattr(params, field))
+    if field == "plasticity_gain" and not values:
+        return (1.0,) * len(params.beta)
+    return values
+
+
 def _field_check(field: str) -> Any:
     return next(f.metadata["check"] for f in field_specs() if f.name == field)
 
@@ -97,7 +109,7 @@ def _field_check(field: str) -> Any:
 def _check_value(field: str, value: Any, where: str) -> Any:
     """``value`` checked by the validator of ``field`` (a ConfigError naming ``where``)."""
     check = _field_check(field)
-    if field == "beta":  # one layer's value of the tuple validator's range
+    if field in PER_LAYER_FIELDS:  # one layer's value of the tuple validator's range
         return check_float(value, where, min=0)
     return check(value, where)
 
@@ -156,10 +168,11 @@ def _distribution(field: str, entry: Any, where: str) -> od.BaseDistribution:
     return _range_distribution(field, entry, where)
 
 
-def _split_beta(name: str) -> tuple[str, int | None]:
+def _split_layer(name: str) -> tuple[str, int | None]:
+    """``"beta_2"`` -> ``("beta", 2)``; any other name -> ``(name, None)``."""
     head, _, tail = name.rpartition("_")
-    if head == "beta" and tail.isdigit():
-        return "beta", int(tail)
+    if head in PER_LAYER_FIELDS and tail.isdigit():
+        return head, int(tail)
     return name, None
 
 
@@ -173,24 +186,24 @@ def parse_space(table: Any, n_layers: int, name: str = "tune.space") -> SearchSp
                           f"inc = {{low = 0.001, high = 0.1, log = true}}")
     allowed = tunable_fields()
     params: list[ParamRange] = []
-    beta_all = "beta" in table
     for key, entry in table.items():
         where = f"{name}.{key}"
-        field, layer = _split_beta(key)
+        field, layer = _split_layer(key)
         if field not in allowed:
             fixed = f" ({key} is not searched)" if key in FIXED_FIELDS else ""
             raise ConfigError(f"{where}: unknown sleep parameter {key!r}{fixed}; searchable: "
-                              f"{allowed} and beta_<layer> (0 to {n_layers - 1})")
+                              f"{allowed}, with {' and '.join(f'{f}_<layer>' for f in PER_LAYER_FIELDS)} "
+                              f"(0 to {n_layers - 1})")
         if layer is not None:
-            if beta_all:
-                raise ConfigError(f"{where}: beta and {key} both given; use one range for every layer (beta) "
-                                  "or one per layer (beta_0, beta_1, ...)")
+            if field in table:
+                raise ConfigError(f"{where}: {field} and {key} both given; use one range for every layer "
+                                  f"({field}) or one per layer ({field}_0, {field}_1, ...)")
             if layer >= n_layers:
-                raise ConfigError(f"{where}: the network has {n_layers} weight layers (beta_0 to "
-                                  f"beta_{n_layers - 1})")
+                raise ConfigError(f"{where}: the network has {n_layers} weight layers ({field}_0 to "
+                                  f"{field}_{n_layers - 1})")
         dist = _distribution(field, entry, where)
-        if field == "beta" and layer is None:
-            params.extend(ParamRange(f"beta_{i}", "beta", i, dist) for i in range(n_layers))
+        if field in PER_LAYER_FIELDS and layer is None:
+            params.extend(ParamRange(f"{field}_{i}", field, i, dist) for i in range(n_layers))
         else:
             params.append(ParamRange(key, field, layer, dist))
     return SearchSpace(tuple(params))

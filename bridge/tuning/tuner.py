@@ -32,6 +32,7 @@ from .config import TuneConfig
 from .objective import ValidationData, trial_value, validation_tasks
 from .plots import importances, plot_search
 from .preset_file import PRESET_FILE, write_preset_file
+from .space import layer_values
 from .study import (JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials,
                     trial_errors)
 
@@ -78,7 +79,7 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
     base = cfg.experiment.sleep
     values = {}
     for p in cfg.space.params:
-        v = base.beta[p.layer] if p.layer is not None else getattr(base, p.field)
+        v = layer_values(base, p.field)[p.layer] if p.layer is not None else getattr(base, p.field)
         d = p.distribution
         inside = v in d.choices if isinstance(d, CategoricalDistribution) else d.low <= v <= d.high
         if not inside:

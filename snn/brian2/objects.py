@@ -141,8 +141,7 @@ def set_state(objs: dict[str, Any], network: SleepNetwork, weights: Sequence[np.
         g.decay = network.decay
         g.v_th = network.threshold[l - 1]
         g.v = potentials[l - 1]
-        s.inc = network.inc
-        s.dec = network.dec
+        s.inc, s.dec = network.amplitudes(l - 1)
         s.w = weights[l - 1].T.ravel()
 
 
@@ -156,8 +155,9 @@ def state_run_args(objs: dict[str, Any], network: SleepNetwork, weights: Sequenc
         run_args[g.decay] = float(network.decay)
         run_args[g.v_th] = float(network.threshold[l - 1])
         run_args[g.v] = potentials[l - 1]
-        run_args[s.inc] = float(network.inc)
-        run_args[s.dec] = float(network.dec)
+        inc, dec = network.amplitudes(l - 1)
+        run_args[s.inc] = float(inc)
+        run_args[s.dec] = float(dec)
         run_args[s.w] = np.ascontiguousarray(weights[l - 1].T).ravel()
     return run_args
 

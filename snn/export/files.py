@@ -12,6 +12,7 @@ package; it is documented in ``docs/neuromorphic.md`` and summarised here::
         sizes         (L+1,) int64
         alpha         (L,) float64       v_l += alpha_l * W_l @ s_{l-1}
         threshold     (L,) float64       fire when v >= threshold
+        plasticity_gain (L,) float64     layer l learns with g_l * inc, g_l * dec (absent: all 1)
         weights/<l>   (n_l, n_{l-1}) float32 or float64, (post, pre), l = 0..L-1
     /spikes           attrs n_neurons, steps                            (kind "spikes")
         indptr        (steps+1,) int64   spikes of step t: indices[indptr[t]:indptr[t+1]]
@@ -111,6 +112,7 @@ def save_network(path: str | os.PathLike, network: SleepNetwork, *, overwrite: b
         g.create_dataset("sizes", data=np.asarray(network.sizes, dtype=np.int64))
         g.create_dataset("alpha", data=network.alpha.astype(np.float64))
         g.create_dataset("threshold", data=network.threshold.astype(np.float64))
+        g.create_dataset("plasticity_gain", data=network.plasticity_gain.astype(np.float64))
         _write_weights(g.create_group("weights"), network.weights)
 
     return _save(path, "network", fill, overwrite)
@@ -251,6 +253,8 @@ def load_network(path: str | os.PathLike) -> SleepNetwork:
                 alpha=_dataset(g, "alpha", (L,)), threshold=_dataset(g, "threshold", (L,)),
                 decay=float(g.attrs["decay"]), inc=float(g.attrs["inc"]), dec=float(g.attrs["dec"]),
                 rule=_attr_str(g, "rule"), dt_ms=float(g.attrs["dt_ms"]), layer_names=_strings(g, "layer_names", L + 1),
+                # files written before the per-layer gains existed: every layer learns with gain 1
+                plasticity_gain=_dataset(g, "plasticity_gain", (L,)) if "plasticity_gain" in g else None,
             )
         except InvalidNetworkError as exc:
             raise SpikeFileError(f"{path}: invalid network: {exc}") from exc

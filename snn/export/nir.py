@@ -145,6 +145,7 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
         "version": METADATA_VERSION, "dt": dt, "leak": leak, "threshold_precision": threshold_precision,
         "dt_ms": network.dt_ms, "decay": network.decay, "alpha": network.alpha.tolist(),
         "threshold": network.threshold.tolist(), "inc": network.inc, "dec": network.dec, "rule": network.rule,
+        "plasticity_gain": network.plasticity_gain.tolist(),
         "layer_names": list(network.layer_names),
         "note": "frozen SRC sleep network; the Hebbian plasticity (inc, dec, rule) has no NIR form",
     }
@@ -264,7 +265,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None, leak: str | None =
     alpha = np.where(alpha > 0, alpha, 0.0)
     return SleepNetwork(weights=weights, alpha=alpha, threshold=meta["threshold"], decay=meta["decay"],
                         inc=meta["inc"], dec=meta["dec"], rule=meta["rule"], dt_ms=meta["dt_ms"],
-                        layer_names=list(meta["layer_names"]))
+                        layer_names=list(meta["layer_names"]), plasticity_gain=meta.get("plasticity_gain"))
 
 
 # ---------------------------------------------------------------- files

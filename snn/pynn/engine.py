@@ -247,7 +247,7 @@ class PyNNEngine(SleepEngine):
             W = self._w[l - 1]
             on = np.zeros(W.shape[1], dtype=bool)
             on[pre] = True
-            new = hebbian_rows(W[post], on, net.inc, net.dec, net.rule)
+            new = hebbian_rows(W[post], on, *net.amplitudes(l - 1), net.rule)
             W[post] = new
             self._backend.write_rows(l - 1, post, self._alpha[l - 1] * new)
 
