@@ -113,8 +113,15 @@ def test_sleep_flag_overrides_one_field_after_the_preset(tmp_path):
     assert cfg.sleep.dec == PRESETS["fashion-mnist"]["dec"]
 
 
+def test_plasticity_gain_flag_sets_one_gain_per_layer(tmp_path):
+    cfg = _cfg(tmp_path, "[sleep]\npreset = 'fashion-mnist'\n", "--plasticity-gain", "1", "0.5", "0")
+    assert cfg.sleep.plasticity_gain == (1.0, 0.5, 0.0) and cfg.sleep.inc == PRESETS["fashion-mnist"]["inc"]
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--seeds", "-1"], "experiment.seeds[0]"),
+    (["--plasticity-gain", "1", "1"], "sleep.plasticity_gain has 2 values for 3 layers"),
+    (["--plasticity-gain", "1", "-1", "1"], "sleep.plasticity_gain[1]"),
     (["--steps-first", "-5"], "sleep.steps_first"),
     (["--decay", "1.5"], "sleep.decay"),
     (["--inc", "nan"], "sleep.inc"),
