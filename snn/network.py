@@ -140,11 +140,6 @@ class SleepNetwork:
         return g * self.inc, g * self.dec
 
     @property
-    def has_default_plasticity(self) -> bool:
-        """Every layer learns with gain 1 (the reference)."""
-        return bool(np.all(self.plasticity_gain == 1.0))
-
-    @property
     def tau_m_ms(self) -> float:
         """Membrane time constant in ms equivalent to ``decay`` per ``dt_ms`` step."""
         return math.inf if self.decay == 1.0 else -self.dt_ms / math.log(self.decay)

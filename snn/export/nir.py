@@ -147,7 +147,7 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
         "threshold": network.threshold.tolist(), "inc": network.inc, "dec": network.dec, "rule": network.rule,
         "plasticity_gain": network.plasticity_gain.tolist(),
         "layer_names": list(network.layer_names),
-        "note": "frozen SRC sleep network; the Hebbian plasticity (inc, dec, rule) has no NIR form",
+        "note": "frozen SRC sleep network; the Hebbian plasticity (inc, dec, rule, plasticity_gain) has no NIR form",
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={METADATA_KEY: json.dumps(meta)})
 
