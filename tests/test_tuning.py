@@ -16,9 +16,9 @@ from bridge.errors import ConfigError
 from bridge.experiments import ExperimentConfig, load_tasks, run_cell
 from bridge.experiments.distributed import default_cell_threads
 from bridge.params import SleepParams
-from bridge.tuning import (TuneConfig, parse_space, read_preset_file, tune, validation_tasks)
+from bridge.tuning import (TuneConfig, parse_space, read_preset_file, trial_value, tune, validation_tasks)
 from bridge.tuning.study import JOURNAL_FILE
-from bridge.tuning.tuner import start_values
+from bridge.tuning.tuner import start_values, tuning_data
 
 #: a tiny run: 2 tasks of 100 examples, a 784-16-10 network, a few updates and sleep steps
 TINY = {
@@ -92,6 +92,30 @@ def test_tuner_never_reads_test_data(tmp_path, tasks_data, clean_study, monkeypa
     result = tune(tiny(), tmp_path / "poisoned", progress=False)
     assert trial_rows(result.study) == trial_rows(clean_study.study)
     assert result.best_params == clean_study.best_params
+
+
+def test_per_seed_validation_splits(tmp_path, tasks_data, monkeypatch):
+    """``validation_split = "per_seed"``: every tuning seed gets its own draw of the training data; the
+    study differs from the shared split's, never reads the test split, and the default keeps fingerprints."""
+    tasks, _, _ = tasks_data
+    cfg = TuneConfig.from_dict(tiny(seeds=[0, 1], validation_split="per_seed"))
+    splits = tuning_data(cfg, tasks)
+    assert sorted(splits) == [0, 1] and splits[0].sizes == splits[1].sizes
+    assert not all(np.array_equal(a.x_test, b.x_test) for a, b in zip(splits[0].tasks, splits[1].tasks))
+    shared = tuning_data(TuneConfig.from_dict(tiny(seeds=[0, 1])), tasks)
+    assert isinstance(shared, bridge.tuning.ValidationData)
+    assert TuneConfig.from_dict(tiny(validation_split="shared")).fingerprint() == TuneConfig.from_dict(
+        tiny()).fingerprint() != TuneConfig.from_dict(tiny(validation_split="per_seed")).fingerprint()
+    clean = tune(tiny(validation_split="per_seed"), tmp_path / "clean", data=tasks_data, progress=False)
+    monkeypatch.setattr("bridge.experiments.data.load_tasks", lambda cfg: poisoned(tasks_data))
+    again = tune(tiny(validation_split="per_seed"), tmp_path / "poisoned", progress=False)
+    assert trial_rows(again.study) == trial_rows(clean.study)
+    one = trial_value(cfg.experiment, "src", {}, [0], {0: splits[0]})["value"]
+    assert one == trial_value(cfg.experiment, "src", {}, [0], splits[0])["value"]
+    with pytest.raises(TypeError, match="seed 1"):
+        trial_value(cfg.experiment, "src", {}, [0, 1], {0: splits[0]})
+    with pytest.raises(ConfigError, match="tune.validation_split"):
+        TuneConfig.from_dict(tiny(validation_split="per_task"))
 
 
 # ------------------------------------------------------------------ resume

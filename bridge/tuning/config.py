@@ -35,9 +35,12 @@ from .space import SearchSpace, parse_space, space_to_dict
 
 #: Optuna samplers by config name: NSGA-II is the genetic algorithm (the paper's search)
 SAMPLERS = ("nsga2", "tpe", "cmaes", "random")
+#: how the validation split is drawn: one draw shared by every tuning seed, or one draw per tuning seed
+#: (the objective then averages over splits of the training data as well as over seeds)
+VALIDATION_SPLITS = ("shared", "per_seed")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
-               "validation_seed", "storage", "study_name", "workers", "scheduler", "threads_per_worker",
+               "validation_seed", "validation_split", "storage", "study_name", "workers", "scheduler", "threads_per_worker",
                "max_spikes_per_step", "space")
 
 
@@ -57,6 +60,8 @@ class TuneConfig:
     population_size: int = 20
     validation_fraction: float = 0.1
     validation_seed: int = 0
+    #: one of :data:`VALIDATION_SPLITS`
+    validation_split: str = "shared"
     #: a trial whose sleep fires more spikes per step than this (mean over a block of
     #: steps, every layer but the input) stops and is recorded as failed (snn.activity_limit)
     max_spikes_per_step: float | None = None
@@ -81,6 +86,8 @@ class TuneConfig:
              "sampler": [self.sampler, self.sampler_seed, self.population_size]}
         if self.max_spikes_per_step is not None:  # (absent: the fingerprint of studies made before the field)
             d["max_spikes_per_step"] = self.max_spikes_per_step
+        if self.validation_split != "shared":  # (the same)
+            d["validation_split"] = self.validation_split
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> "TuneConfig":
@@ -118,6 +125,7 @@ class TuneConfig:
         _check_runtime(cfg)
         check_float(cfg.validation_fraction, "tune.validation_fraction", min=0, max=1, min_open=True, max_open=True)
         check_int(cfg.validation_seed, "tune.validation_seed", min=0)
+        check_choice(cfg.validation_split, "tune.validation_split", VALIDATION_SPLITS)
         check_int(cfg.sampler_seed, "tune.sampler_seed", min=0)
         check_int(cfg.population_size, "tune.population_size", min=2)
         if cfg.max_spikes_per_step is not None:

@@ -88,7 +88,16 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
     return values
 
 
-def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int], data: ValidationData,
+def tuning_data(cfg: TuneConfig, tasks: Sequence[Task]) -> ValidationData | dict[int, ValidationData]:
+    """The validation data of ``cfg``'s trials: one split of ``tasks`` for every tuning seed
+    (``validation_split = "shared"``), or ``{seed: its own split}`` (``"per_seed"``)."""
+    if cfg.validation_split == "per_seed":
+        return {s: validation_tasks(tasks, cfg.validation_fraction, cfg.validation_seed, split=s) for s in cfg.seeds}
+    return validation_tasks(tasks, cfg.validation_fraction, cfg.validation_seed)
+
+
+def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int],
+                  data: ValidationData | dict[int, ValidationData],
                   threads: int, max_spikes_per_step: float | None = None) -> dict[str, Any] | BaseException:
     """One trial on a Dask worker. An error that fails the trial, not the search
     (:func:`.study.trial_errors`, e.g. a runaway sleep), is returned rather than
@@ -127,7 +136,8 @@ def _check_workers(client: Any) -> int:
     return len(workers)
 
 
-def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData, n_new: int, progress: bool) -> None:
+def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int, ValidationData], n_new: int,
+            progress: bool) -> None:
     from ..experiments.distributed import dask_client, default_cell_threads
 
     base = cfg.experiment.sleep
@@ -212,9 +222,10 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
         from ..experiments.data import load_tasks
 
         data = load_tasks(cfg.experiment.resolved())
-    val = validation_tasks(_tasks_of(data), cfg.validation_fraction, cfg.validation_seed)
+    val = tuning_data(cfg, _tasks_of(data))
     del data  # the test split goes no further
-    logger.info("validation split (train, validation) per task: %s", val.sizes)
+    first = val if isinstance(val, ValidationData) else next(iter(val.values()))
+    logger.info("validation split (train, validation) per task: %s (%s)", first.sizes, cfg.validation_split)
     if not study.trials:
         start = start_values(cfg)
         if start is not None:  # trial 0: the [sleep] table's own values
