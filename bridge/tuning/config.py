@@ -40,7 +40,8 @@ SAMPLERS = ("nsga2", "tpe", "cmaes", "random")
 VALIDATION_SPLITS = ("shared", "per_seed")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
-               "validation_seed", "validation_split", "storage", "study_name", "workers", "scheduler", "threads_per_worker",
+               "validation_seed", "validation_split", "storage", "study_name", "workers", "scheduler",
+               "threads_per_worker",
                "max_spikes_per_step", "space")
 
 

@@ -75,8 +75,9 @@ def trial_value(cfg: ExperimentConfig, method: str, sleep_changes: dict[str, Any
                 data: ValidationData | Mapping[int, ValidationData], *,
                 reuse_first_task: bool = True) -> dict[str, Any]:
     """Run ``method`` with ``cfg``'s sleep changed by ``sleep_changes`` once per seed
-    on the validation ``data`` (one split for every seed, or ``{seed: split}``); returns ``{"value": mean final validation accuracy
-    (%), "per_seed": [...], "wall_s": ...}``. Pure: no file is read or written.
+    on the validation ``data`` (one split for every seed, or ``{seed: split}``); returns
+    ``{"value": mean final validation accuracy (%), "per_seed": [...], "wall_s": ...}``.
+    Pure: no file is read or written.
 
     reuse_first_task: start every seed from this process's copy of its learner
         after the first task (trained once per process, seed and wake config;
