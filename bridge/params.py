@@ -146,6 +146,12 @@ class SleepParams:
         return self.steps_first + (k - 1) * self.steps_per_task
 
     @property
+    def layer_gains(self) -> tuple[float, ...]:
+        """``plasticity_gain`` with the reference's empty value spelled out: gain 1 for each of
+        the ``len(beta)`` layers."""
+        return self.plasticity_gain or (1.0,) * len(self.beta)
+
+    @property
     def rescale(self) -> float:
         """``1 / (dt * max_rate)`` of the reference's spike test."""
         return 1.0 / (self.dt_s * self.max_rate_hz)

@@ -52,17 +52,16 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
         raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers; "
                          "no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
                          "bridge.SleepReplay(..., calibrate=True)")
-    gains = params.plasticity_gain or None
-    if gains is not None and len(gains) != len(weights):
-        raise SleepParamsError(f"sleep.plasticity_gain has {len(gains)} values but the model has {len(weights)} "
-                               "weight layers; give one gain per layer, or none for the reference")
+    if len(params.layer_gains) != len(weights):  # (empty gains have the length of beta, checked above)
+        raise SleepParamsError(f"sleep.plasticity_gain has {len(params.plasticity_gain)} values but the model has "
+                               f"{len(weights)} weight layers; give one gain per layer, or none for the reference")
     norms = data_based_normalization([w.max() for w in weights], layer_output_maxima(model, x))
     network = SleepNetwork(
         weights=weights,
         alpha=norms * params.alpha_scale,
         threshold=params.threshold * np.asarray(params.beta),
         decay=params.decay, inc=params.inc, dec=params.dec, rule=params.rule,
-        dt_ms=params.dt_s * 1e3, plasticity_gain=gains,
+        dt_ms=params.dt_s * 1e3, plasticity_gain=params.layer_gains,
     )
     if image_x is None:
         image = mean_image(x)

@@ -41,8 +41,7 @@ VALIDATION_SPLITS = ("shared", "per_seed")
 #: keys of the [tune] table
 TUNE_FIELDS = ("method", "seeds", "trials", "sampler", "sampler_seed", "population_size", "validation_fraction",
                "validation_seed", "validation_split", "storage", "study_name", "workers", "scheduler",
-               "threads_per_worker",
-               "max_spikes_per_step", "space")
+               "threads_per_worker", "max_spikes_per_step", "space")
 
 
 @dataclass

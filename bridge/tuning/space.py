@@ -96,10 +96,7 @@ class SearchSpace:
 def layer_values(params: SleepParams, field: str) -> tuple[float, ...]:
     """The per-layer values of ``field`` (one of :data:`PER_LAYER_FIELDS`) in ``params``; an
     empty ``plasticity_gain`` (the reference) is gain 1 for each of the ``len(beta)`` layers."""
-    values = tuple(getattr(params, field))
-    if field == "plasticity_gain" and not values:
-        return (1.0,) * len(params.beta)
-    return values
+    return params.layer_gains if field == "plasticity_gain" else tuple(getattr(params, field))
 
 
 def _field_check(field: str) -> Any:
