@@ -45,7 +45,8 @@ _RUN_FLAGS: dict[str, tuple[str, str]] = {
 _PATCHES_FLAGS: dict[str, tuple[str, str]] = {"engine": ("patches", "engine")}
 _SLEEP_DEST = "sleep_"
 #: further sub-commands: name -> module with ``add_parser(subparsers, parents)`` and ``run(args) -> int``
-EXTRA_COMMANDS: dict[str, str] = {"analyze": "bridge.analysis.command", "tune": "bridge.tuning.command"}
+EXTRA_COMMANDS: dict[str, str] = {"analyze": "bridge.analysis.command", "tune": "bridge.tuning.command",
+                                  "rescore": "bridge.tuning.rescore_command"}
 
 
 def _sleep_flag_kwargs(f: Any, hints: dict[str, Any]) -> dict[str, Any]:
