@@ -206,7 +206,6 @@ def no_trials(monkeypatch):
         raise AssertionError("a trial or the data loading started")
 
     monkeypatch.setattr("bridge.tuning.tuner.trial_value", refuse)
-    monkeypatch.setattr("bridge.tuning.rescoring.trial_value", refuse)
     monkeypatch.setattr("bridge.experiments.data.load_tasks", refuse)
 
 

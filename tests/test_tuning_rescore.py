@@ -54,6 +54,25 @@ def test_other_seeds_and_split_never_read_the_test_split(study, tasks_data, monk
     assert result.path.name != rescore(tiny(), study.out, top=1, data=tasks_data, progress=False).path.name
 
 
+def test_dask_workers_give_the_serial_values(study, tasks_data):
+    serial = rescore(tiny(), study.out, top=2, seeds=[1], data=tasks_data, progress=False)
+    parallel = rescore(tiny(), study.out, top=2, seeds=[1], workers=2, data=tasks_data, progress=False)
+    assert [(r["number"], r["per_seed"]) for r in parallel.rows] == [(r["number"], r["per_seed"]) for r in serial.rows]
+
+
+def test_a_failed_trial_fails_its_row_not_the_rescoring(study, tasks_data, monkeypatch):
+    from snn.errors import ActivityLimitError
+
+    def runaway(*args, **kwargs):
+        raise ActivityLimitError("the sleep fired 900 spikes per step")
+
+    monkeypatch.setattr("bridge.tuning.tuner.trial_value", runaway)
+    result = rescore(tiny(), study.out, top=1, data=tasks_data, progress=False)
+    assert len(result.rows) == 2
+    assert all(r["value"] is None and r["error"] == "ActivityLimitError: the sleep fired 900 spikes per step"
+               for r in result.rows)
+
+
 @pytest.mark.parametrize("kwargs, field", [
     ({"top": 0}, "top"),
     ({"top": 1.5}, "top"),

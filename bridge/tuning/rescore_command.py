@@ -27,6 +27,10 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
                    "seed (default: tune.validation_split)")
     p.add_argument("--storage", help="journal file or database URL (default: tune.storage or OUT/study.journal)")
     p.add_argument("--study-name", help="study name in the storage (default: tune.study_name)")
+    p.add_argument("--workers", type=int, help="run the trials on a local Dask cluster of N worker processes "
+                   "(default: tune.workers)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: tune.scheduler)")
+    p.add_argument("--threads-per-worker", type=int, help="threads of every trial (default: tune.threads_per_worker)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -38,12 +42,16 @@ def run(args: argparse.Namespace) -> int:
     result = rescore(args.config, args.out, top=args.top, seeds=args.seeds,
                      validation_fraction=args.validation_fraction, validation_seed=args.validation_seed,
                      validation_split=args.validation_split, storage=args.storage, study_name=args.study_name,
+                     workers=args.workers, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
                      progress=not args.no_progress)
     s = result.settings
     print(f"re-scored with seeds {s['seeds']}, validation_fraction {s['validation_fraction']}, validation_seed "
           f"{s['validation_seed']}, validation_split {s['validation_split']}:")
     for row in result.rows:
         tag = " (start)" if row["start"] else ""
+        if row["value"] is None:
+            print(f"  trial {row['number']}{tag}: study {row['study_value']:.2f} -> failed: {row['error']}")
+            continue
         per_seed = ", ".join(f"{v:.2f}" for v in row["per_seed"])
         print(f"  trial {row['number']}{tag}: study {row['study_value']:.2f} -> {row['value']:.2f} ({per_seed})")
     print(f"wrote {result.path}")

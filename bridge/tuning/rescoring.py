@@ -6,7 +6,9 @@ validation gain may not reach the test set"). Before a test run, :func:`rescore`
 study's start trial (trial 0, the ``[sleep]`` table's values) and its ``top`` best complete
 trials again with other ``seeds`` and/or another ``validation_fraction``,
 ``validation_seed`` or ``validation_split``, still on training data only, so the test
-split is never read. The study is only read, never changed. Output ``out/rescore_<key>.json``
+split is never read, serially or on Dask workers as :func:`~.tuner.tune` runs its trials
+(the same threads per trial and activity limit, so the same values). The study is only
+read, never changed. Output ``out/rescore_<key>.json``
 (``key``: a hash of the re-scoring settings, so other settings never overwrite it)::
 
     {"study_name", "search_fingerprint", "settings": {...}, "rows": [
@@ -30,9 +32,9 @@ from ..errors import ConfigError
 from ..experiments.results_io import results_dir, write_json
 from ..validation import check_int
 from .config import TuneConfig
-from .objective import trial_value
+from .objective import ValidationData
 from .study import FINGERPRINT_ATTR, JOURNAL_FILE, open_storage
-from .tuner import DEFAULT_OUT, _as_config, _tasks_of, tuning_data
+from .tuner import DEFAULT_OUT, _as_config, _check_workers, _tasks_of, _worker_trial, tuning_data
 
 logger = logging.getLogger(__name__)
 
@@ -87,27 +89,61 @@ def _chosen_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTri
     return start + best[:top]
 
 
+def _run_trials(cfg: TuneConfig, chosen: list[optuna.trial.FrozenTrial],
+                val: ValidationData | dict[int, ValidationData], workers: int | None, scheduler: str | None,
+                threads_per_worker: int | None, progress: bool) -> list[dict[str, Any] | BaseException]:
+    """The result of every chosen trial, in order (an exception for a failed trial)."""
+    from ..experiments.distributed import dask_client, default_cell_threads
+
+    args = [(cfg.experiment, cfg.method, cfg.space.sleep_changes(t.params, cfg.experiment.sleep), cfg.seeds)
+            for t in chosen]
+    bar = tqdm(total=len(chosen), desc="re-scoring trials", disable=not progress)
+    if not workers and scheduler is None:
+        threads = threads_per_worker or default_cell_threads()
+        results = []
+        for a in args:
+            results.append(_worker_trial(*a, val, threads, cfg.max_spikes_per_step))
+            bar.update()
+        bar.close()
+        return results
+    from distributed import as_completed
+
+    with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
+        _check_workers(client)
+        data = client.scatter(val, broadcast=True)
+        futures = [client.submit(_worker_trial, *a, data, threads, cfg.max_spikes_per_step, pure=False) for a in args]
+        for _ in as_completed(futures):
+            bar.update()
+        bar.close()
+        return client.gather(futures)
+
+
 def rescore(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEFAULT_OUT, *, top: int = 5,
             seeds: Sequence[int] | None = None, validation_fraction: float | None = None,
             validation_seed: int | None = None, validation_split: str | None = None,
-            storage: str | None = None, study_name: str | None = None, data: Any = None,
+            storage: str | None = None, study_name: str | None = None, workers: int | None = None,
+            scheduler: str | None = None, threads_per_worker: int | None = None, data: Any = None,
             progress: bool = True) -> RescoreResult:
     """Run the start trial and the ``top`` best trials of the study that ``tune(config, out)``
     stored, with the given tuning ``seeds`` / validation fields instead of the config's
     (``None``: the config's own; the same settings give the study's values back).
 
     storage / study_name: as for :func:`~.tuner.tune` (default ``out/study.journal``).
+    workers / scheduler / threads_per_worker: as for ``tune`` (default: serially in this
+        process, with its torch thread count).
     data: the run's tasks, as for ``tune``; only their training data are used.
-    Raises :class:`ConfigError` naming the field (``top``, ``tune.seeds``,
-    ``tune.validation_fraction``, ``tune.storage``, ...) before any trial runs.
-    Trials run serially in this process, with its torch thread count.
+    A trial that fails (e.g. a runaway sleep, ``tune.max_spikes_per_step``) gets
+    ``value`` ``None`` and its ``error``. Raises :class:`ConfigError` naming the field
+    (``top``, ``tune.seeds``, ``tune.validation_fraction``, ``tune.storage``, ...)
+    before any trial runs.
     """
     cfg = _as_config(config)
     top = check_int(top, "top", min=1, error=ConfigError)
     changes = {k: v for k, v in dict(seeds=None if seeds is None else list(seeds),
                                      validation_fraction=validation_fraction, validation_seed=validation_seed,
                                      validation_split=validation_split).items() if v is not None}
-    overrides = {k: v for k, v in dict(storage=storage, study_name=study_name).items() if v is not None}
+    overrides = {k: v for k, v in dict(storage=storage, study_name=study_name, workers=workers, scheduler=scheduler,
+                                       threads_per_worker=threads_per_worker).items() if v is not None}
     cfg = cfg.replace(**overrides) if overrides else cfg
     new = _rescore_config(cfg, {**changes, **overrides})
     out = results_dir(out)
@@ -121,14 +157,15 @@ def rescore(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = 
         data = load_tasks(new.experiment.resolved())
     val = tuning_data(new, _tasks_of(data))
     del data  # the test split goes no further
+    results = _run_trials(new, chosen, val, new.workers, new.scheduler, new.threads_per_worker, progress)
     rows = []
-    for t in tqdm(chosen, desc="re-scoring trials", disable=not progress):
-        r = trial_value(new.experiment, new.method, new.space.sleep_changes(t.params, new.experiment.sleep),
-                        new.seeds, val)
+    for t, r in zip(chosen, results):
+        failed = isinstance(r, BaseException)
         rows.append({"number": t.number, "start": bool(t.user_attrs.get("start")), "study_value": t.value,
-                     "study_per_seed": t.user_attrs.get("per_seed"), "value": r["value"],
-                     "per_seed": r["per_seed"], "params": t.params})
-        logger.info("trial %d: study %.2f, re-scored %.2f", t.number, t.value, r["value"])
+                     "study_per_seed": t.user_attrs.get("per_seed"), "value": None if failed else r["value"],
+                     "per_seed": None if failed else r["per_seed"],
+                     "error": f"{type(r).__name__}: {r}" if failed else None, "params": t.params})
+        logger.info("trial %d: study %.2f, re-scored %s", t.number, t.value, rows[-1]["value"])
     key = hashlib.sha256(json.dumps({**settings, "top": top}, sort_keys=True).encode()).hexdigest()[:8]
     path = write_json(out / f"rescore_{key}.json", {"study_name": cfg.study_name,
                                                     "search_fingerprint": cfg.fingerprint(),
