@@ -12,7 +12,9 @@ read, never changed. Output ``out/rescore_<key>.json``
 (``key``: a hash of the re-scoring settings, so other settings never overwrite it)::
 
     {"study_name", "search_fingerprint", "settings": {...}, "rows": [
-        {"number", "start", "study_value", "study_per_seed", "value", "per_seed", "params"}, ...]}
+        {"number", "start", "study_value", "study_per_seed", "value", "per_seed", "error", "params"}, ...]}
+
+``value`` and ``per_seed`` are ``None`` for a trial that failed (``error`` says why).
 """
 from __future__ import annotations
 
@@ -37,10 +39,6 @@ from .study import FINGERPRINT_ATTR, JOURNAL_FILE, open_storage
 from .tuner import DEFAULT_OUT, _as_config, _check_workers, _tasks_of, _worker_trial, tuning_data
 
 logger = logging.getLogger(__name__)
-
-#: the ``[tune]`` fields a re-scoring may change
-RESCORE_FIELDS = ("seeds", "validation_fraction", "validation_seed", "validation_split")
-
 
 @dataclass
 class RescoreResult:
