@@ -36,7 +36,7 @@ from ..validation import check_int
 from .config import TuneConfig
 from .objective import ValidationData
 from .study import FINGERPRINT_ATTR, JOURNAL_FILE, open_storage
-from .tuner import DEFAULT_OUT, _as_config, _check_workers, _tasks_of, _worker_trial, tuning_data
+from .tuner import DEFAULT_OUT, as_tune_config, check_workers, training_tasks, tuning_data, worker_trial
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +100,16 @@ def _run_trials(cfg: TuneConfig, chosen: list[optuna.trial.FrozenTrial],
         threads = threads_per_worker or default_cell_threads()
         results = []
         for a in args:
-            results.append(_worker_trial(*a, val, threads, cfg.max_spikes_per_step))
+            results.append(worker_trial(*a, val, threads, cfg.max_spikes_per_step))
             bar.update()
         bar.close()
         return results
     from distributed import as_completed
 
     with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
-        _check_workers(client)
+        check_workers(client)
         data = client.scatter(val, broadcast=True)
-        futures = [client.submit(_worker_trial, *a, data, threads, cfg.max_spikes_per_step, pure=False) for a in args]
+        futures = [client.submit(worker_trial, *a, data, threads, cfg.max_spikes_per_step, pure=False) for a in args]
         for _ in as_completed(futures):
             bar.update()
         bar.close()
@@ -135,7 +135,7 @@ def rescore(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = 
     (``top``, ``tune.seeds``, ``tune.validation_fraction``, ``tune.storage``, ...)
     before any trial runs.
     """
-    cfg = _as_config(config)
+    cfg = as_tune_config(config)
     top = check_int(top, "top", min=1, error=ConfigError)
     changes = {k: v for k, v in dict(seeds=None if seeds is None else list(seeds),
                                      validation_fraction=validation_fraction, validation_seed=validation_seed,
@@ -153,7 +153,7 @@ def rescore(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = 
         from ..experiments.data import load_tasks
 
         data = load_tasks(new.experiment.resolved())
-    val = tuning_data(new, _tasks_of(data))
+    val = tuning_data(new, training_tasks(data))
     del data  # the test split goes no further
     results = _run_trials(new, chosen, val, new.workers, new.scheduler, new.threads_per_worker, progress)
     rows = []

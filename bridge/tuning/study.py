@@ -222,7 +222,7 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
             for fut in done:
                 trial = running.pop(fut)
                 try:
-                    result = fut.result()  # a trial error comes back as a returned exception (_worker_trial)
+                    result = fut.result()  # a trial error comes back as a returned exception (worker_trial)
                 except errors as exc:
                     result = exc
                 finished(trial, result)

@@ -57,7 +57,8 @@ class TuneResult:
     wall_time_s: float
 
 
-def _as_config(config: TuneConfig | str | Path | dict[str, Any]) -> TuneConfig:
+def as_tune_config(config: TuneConfig | str | Path | dict[str, Any]) -> TuneConfig:
+    """``config`` as a :class:`TuneConfig`: itself, built from its tables, or read from a TOML/JSON file."""
     if isinstance(config, TuneConfig):
         return config
     if isinstance(config, dict):
@@ -65,7 +66,7 @@ def _as_config(config: TuneConfig | str | Path | dict[str, Any]) -> TuneConfig:
     return TuneConfig.from_file(config)
 
 
-def _tasks_of(data: Any) -> Sequence[Task]:
+def training_tasks(data: Any) -> Sequence[Task]:
     """The tasks of ``data`` (a list of tasks, or ``load_tasks``' ``(tasks, x_test, y_test)``);
     the test arrays are dropped here."""
     tasks = data[0] if isinstance(data, tuple) else data
@@ -96,7 +97,7 @@ def tuning_data(cfg: TuneConfig, tasks: Sequence[Task]) -> ValidationData | dict
     return validation_tasks(tasks, cfg.validation_fraction, cfg.validation_seed)
 
 
-def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int],
+def worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int],
                   data: ValidationData | dict[int, ValidationData],
                   threads: int, max_spikes_per_step: float | None = None) -> dict[str, Any] | BaseException:
     """One trial on a Dask worker. An error that fails the trial, not the search
@@ -114,7 +115,9 @@ def _worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[in
     return {**result, "ran_on": {**where_am_i(), "threads": threads}}
 
 
-def _check_workers(client: Any) -> int:
+def check_workers(client: Any) -> int:
+    """The number of workers of ``client``'s cluster; :class:`ClusterError` if it has none, or if a
+    worker cannot import this package or runs another version of it."""
     from ..version import __version__
 
     def version() -> str:
@@ -149,18 +152,18 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int
     if not cfg.workers and cfg.scheduler is None:
         threads = cfg.threads_per_worker or default_cell_threads()
         run_trials(study, dists, n_new,
-                   lambda params: _worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads,
+                   lambda params: worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads,
                                                  cfg.max_spikes_per_step),
                    progress=progress)
         return
     with dask_client(workers=cfg.workers or None, scheduler=cfg.scheduler,
                      threads_per_worker=cfg.threads_per_worker) as (client, threads):
-        n_workers = _check_workers(client)
+        n_workers = check_workers(client)
         logger.info("tuning on %d Dask worker(s), %d thread(s) per trial", n_workers, threads)
         data_future = client.scatter(val, broadcast=True)
 
         def submit(params: dict[str, Any]) -> Any:
-            return client.submit(_worker_trial, cfg.experiment, cfg.method, changes(params), cfg.seeds, data_future,
+            return client.submit(worker_trial, cfg.experiment, cfg.method, changes(params), cfg.seeds, data_future,
                                  threads, cfg.max_spikes_per_step, pure=False)
 
         run_trials(study, dists, n_new, lambda p: {}, submit=submit, in_flight=n_workers, progress=progress)
@@ -209,7 +212,7 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     Raises :class:`~bridge.errors.ConfigError` naming the field before any trial.
     """
     t0 = time.perf_counter()
-    cfg = _as_config(config)
+    cfg = as_tune_config(config)
     overrides = {k: v for k, v in dict(trials=trials, workers=workers, scheduler=scheduler, storage=storage,
                                        study_name=study_name, threads_per_worker=threads_per_worker).items()
                  if v is not None}
@@ -222,7 +225,7 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
         from ..experiments.data import load_tasks
 
         data = load_tasks(cfg.experiment.resolved())
-    val = tuning_data(cfg, _tasks_of(data))
+    val = tuning_data(cfg, training_tasks(data))
     del data  # the test split goes no further
     first = val if isinstance(val, ValidationData) else next(iter(val.values()))
     logger.info("validation split (train, validation) per task: %s (%s)", first.sizes, cfg.validation_split)
