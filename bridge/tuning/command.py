@@ -17,6 +17,16 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
                     "config's [tune] fields.")
     p.add_argument("config", help="TOML/JSON run config with a [tune] table and [tune.space] ranges")
     p.add_argument("--trials", type=int, help="finished trials the study should hold (tune.trials)")
+    p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (tune.sampler)")
+    p.add_argument("--out", default="results/tune", help="output folder (default results/tune)")
+    p.add_argument("--no-figures", action="store_true", help="skip tuning_history.png")
+    add_study_flags(p)
+    return p
+
+
+def add_study_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that ``tune`` and ``rescore`` share: where the study is stored and where
+    its trials run (each overrides the config's ``[tune]`` field), and ``--no-progress``."""
     p.add_argument("--workers", type=int, help="run trials on a local Dask cluster of N worker processes "
                    "(tune.workers; default 0: serially)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tune.scheduler)")
@@ -25,11 +35,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
     p.add_argument("--storage", help="journal file or database URL, e.g. sqlite:///tune.db "
                    "(tune.storage; default OUT/study.journal)")
     p.add_argument("--study-name", help="study name in the storage (tune.study_name)")
-    p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (tune.sampler)")
-    p.add_argument("--out", default="results/tune", help="output folder (default results/tune)")
-    p.add_argument("--no-figures", action="store_true", help="skip tuning_history.png")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .command import add_study_flags
 from .config import VALIDATION_SPLITS
 
 
@@ -25,13 +26,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
     p.add_argument("--validation-seed", type=int, help="seed of the split (default: tune.validation_seed)")
     p.add_argument("--validation-split", choices=VALIDATION_SPLITS, help="one split for every seed or one per "
                    "seed (default: tune.validation_split)")
-    p.add_argument("--storage", help="journal file or database URL (default: tune.storage or OUT/study.journal)")
-    p.add_argument("--study-name", help="study name in the storage (default: tune.study_name)")
-    p.add_argument("--workers", type=int, help="run the trials on a local Dask cluster of N worker processes "
-                   "(default: tune.workers)")
-    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: tune.scheduler)")
-    p.add_argument("--threads-per-worker", type=int, help="threads of every trial (default: tune.threads_per_worker)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_study_flags(p)
     return p
 
 
