@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
-.PHONY: demo test install install-test bench conformance clean fashion-mnist
+.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ fashion-mnist:
 
 test: install-test fashion-mnist
 	$(BIN)/python -m pytest
+
+# the fast tier while you work: every test not marked slow
+test-quick: install-test fashion-mnist
+	$(BIN)/python -m pytest -m "not slow"
 
 conformance: install
 	for f in ../shared/golden/*.npz; do $(BIN)/sleep-replay conformance $$f || exit 1; done
