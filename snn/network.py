@@ -22,6 +22,8 @@ import numpy as np
 from .errors import InvalidNetworkError
 
 WEIGHT_RULES = ("reference", "plain")
+#: weight scale of the reference factor f(w) = 2 * (1 - 1 / (1 + exp(-w / W_SCALE)))
+W_SCALE = 0.001
 
 
 @dataclass
@@ -162,12 +164,13 @@ class SleepNetwork:
 def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
     """The Hebbian weight-dependent factor f(w) of SRC_SPEC.md section 4.
 
-    ``reference``: ``f(w) = 2 * (1 - 1 / (1 + exp(-w / 0.001)))``; ``plain``: 1.
+    ``reference``: ``f(w) = 2 * (1 - 1 / (1 + exp(-w / W_SCALE)))``, ``W_SCALE = 0.001``;
+    ``plain``: 1.
     """
     if rule == "plain":
         return np.ones_like(w)
     with np.errstate(over="ignore"):
-        return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(0.001))))
+        return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(W_SCALE))))
 
 
 
