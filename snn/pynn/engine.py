@@ -50,7 +50,7 @@ class PyNNEngine(SleepEngine):
     plasticity: ``"exact"`` (default: SRC Hebbian rule applied between
         single simulator steps; same spikes and weights as the fast engine),
         ``"native"`` (NEST only: the rule inside NEST, in the synapse model
-        ``src_synapse`` of the extension module :mod:`snn.pynn.native`, built once
+        ``src_synapse`` of the extension module :mod:`snn.nestmodule`, built once
         and cached; same spikes and weights, runs like ``frozen``) or
         ``"frozen"`` (fixed weights, the simulator runs each ``run`` in a few
         calls).

@@ -8,7 +8,7 @@
 * Exact plasticity: a spike recorder of the engine's own, emptied after every
   step, tells which neurons fired; single weight rows are written through
   ``SynapseCollection.set`` on the connections the engine mapped once at build.
-* Native plasticity: the extension module of :mod:`snn.pynn.native` is built
+* Native plasticity: the extension module of :mod:`snn.nestmodule` is built
   (once, cached) and installed after PyNN's ``setup()`` (which resets NEST's
   kernel); the projections use PyNN's ``native_synapse_type("src_synapse")``
   (through PyNN), and the weights are read back in bulk through the module
@@ -51,7 +51,7 @@ class NestBackend(Backend):
         self._det = None
         self._module_path = None
         if self.options.get("native"):
-            from ..native import install
+            from ...nestmodule import install
 
             self._module_path = install(nest, compiler=self.options.get("compiler"))
 
@@ -71,13 +71,13 @@ class NestBackend(Backend):
     def synapse_type(self, synapse: dict[str, float] | None) -> Any:
         if synapse is None:
             return super().synapse_type(None)
-        from ..native import SYNAPSE_MODEL
+        from ...nestmodule import SYNAPSE_MODEL
 
         with quiet():
             return self.sim.native_synapse_type(SYNAPSE_MODEL)(weight=0.0, delay=self.dt, **synapse)
 
     def read_weights(self, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
-        from ..native import WeightReader
+        from ...nestmodule import WeightReader
 
         reader = WeightReader(self._module_path)
         out = []

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import filelock
 
-from ...errors import NativeBuildError, ToolNotFoundError
+from ..errors import NativeBuildError, ToolNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,11 @@ COMPILER_HINT = ("a C++20 compiler: Debian/Ubuntu: apt-get install g++; Fedora: 
                  "conda: conda install gxx_linux-64; or set CXX to your compiler")
 
 _SOURCE_DIR = Path(__file__).resolve().parent
+
+
+def source_dir() -> Path:
+    """Folder of the module's C++ sources (:data:`SOURCES`)."""
+    return _SOURCE_DIR
 
 
 def cache_root() -> Path:
@@ -194,5 +199,5 @@ def build_module(nest_module=None, *, compiler: str | None = None, force: bool =
     return target
 
 
-__all__ = ["CACHE_ENV", "CXXFLAGS", "MODULE_NAME", "SOURCES", "build_key", "build_module", "cache_root",
+__all__ = ["CACHE_ENV", "CXXFLAGS", "MODULE_NAME", "SOURCES", "build_key", "source_dir", "build_module", "cache_root",
            "compile_command", "compiler_version", "cxx11_abi", "find_compiler", "nest_include_dir"]

@@ -1,6 +1,6 @@
 """Loading ``srcmodule`` into NEST and reading its weights in bulk.
 
-:func:`install` builds the module if needed (:mod:`snn.pynn.native.build`) and
+:func:`install` builds the module if needed (:mod:`snn.nestmodule.build`) and
 loads it with ``nest.Install``; it must run after every ``nest.ResetKernel()``
 (PyNN's ``setup()`` resets the kernel) and before any node exists.
 :class:`WeightReader` reads every connection of a synapse model (source, target,
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import EngineStateError
+from ..errors import EngineStateError
 from .build import build_module
 
 #: the NEST synapse model the module registers (PyNN: ``sim.native_synapse_type(SYNAPSE_MODEL)``)

@@ -9,9 +9,9 @@ previous presynaptic spike arrived in the very step the post neuron fired), and
 only then is ``alpha * W`` transmitted. Reading a weight replays the pending
 ones (the flush). Exact with a delay of one step; see ``docs/neuromorphic.md``.
 
-* :mod:`snn.pynn.native.build`: compiling the module once per NEST version and
+* :mod:`snn.nestmodule.build`: compiling the module once per NEST version and
   compiler, cached in the user cache folder, under a file lock;
-* :mod:`snn.pynn.native.module`: :func:`install` (build and ``nest.Install``),
+* :mod:`snn.nestmodule.module`: :func:`install` (build and ``nest.Install``),
   :class:`WeightReader` (bulk weight reading through the module).
 
 NESTML was not used: its generated synapses replay the post spikes of the window
