@@ -10,12 +10,13 @@ from the ``nest`` package itself). The result lands in a user cache folder,
 
 where ``<cache>`` is ``$SLEEP_REPLAY_CACHE_DIR`` or the platform's user cache
 folder (``platformdirs.user_cache_dir("sleep-replay")``, e.g.
-``~/.cache/sleep-replay``) and ``<key>`` a hash of the NEST version, the
-compiler's version, the flags and the module's sources: a new NEST, compiler or
-source builds a new module, anything else reuses it. A file lock serializes the
-build, so two processes never compile into the same folder; the second one waits
-and then uses the first one's module. The compiled file is moved into place
-atomically.
+``~/.cache/sleep-replay``) and ``<key>`` names the NEST version and a hash of
+it, the flags and the module's sources: a new NEST or source builds a new
+module, anything else reuses it (also on a machine without a compiler). A file
+lock serializes the build, so two processes never compile into the same folder;
+the second one waits and then uses the first one's module. The compiled file is
+moved into place atomically, with ``build-info.json`` (compiler, its version,
+the commands) beside it.
 
 Needs (checked, each missing one raises :class:`~snn.errors.ToolNotFoundError`
 naming what to install): a C++20 compiler (``$CXX`` or ``g++``), the Boost
@@ -135,10 +136,10 @@ def compiler_version(cxx: str) -> str:
     return (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else "unknown"
 
 
-def build_key(nest_version: str, cxx_version: str, flags: list[str]) -> str:
-    """Cache key: hash of the NEST version, compiler version, flags and sources."""
+def build_key(nest_version: str, flags: list[str]) -> str:
+    """Cache key: the NEST version and a hash of it, the flags and the sources."""
     h = hashlib.sha256()
-    h.update(json.dumps({"nest": nest_version, "cxx": cxx_version, "flags": flags}).encode())
+    h.update(json.dumps({"nest": nest_version, "flags": flags}).encode())
     for name in SOURCES:
         h.update((_SOURCE_DIR / name).read_bytes())
     return f"nest{nest_version}-{h.hexdigest()[:16]}"
@@ -174,16 +175,16 @@ def build_module(nest_module=None, *, compiler: str | None = None, force: bool =
     """
     if nest_module is None:
         import nest as nest_module
-    cxx = find_compiler(compiler)
-    include_dir = nest_include_dir(nest_module)
     abi = cxx11_abi(nest_module)
     version = str(getattr(nest_module, "__version__", "unknown"))
     flags = [*CXXFLAGS, f"-D_GLIBCXX_USE_CXX11_ABI={abi}"]
-    key = build_key(version, compiler_version(cxx), flags)
+    key = build_key(version, flags)
     root = cache_root()
     target = root / key / f"{MODULE_NAME}.so"
     if target.is_file() and not force:
         return target
+    cxx = find_compiler(compiler)
+    include_dir = nest_include_dir(nest_module)
     root.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(str(root / f"{key}.lock"), timeout=LOCK_TIMEOUT_S):
         if target.is_file() and not force:  # built by another process meanwhile
@@ -192,9 +193,13 @@ def build_module(nest_module=None, *, compiler: str | None = None, force: bool =
                        "minutes); cached in %s", version, cxx, target.parent)
         with tempfile.TemporaryDirectory(dir=root, prefix=f".{key}-") as tmp:
             obj, so = Path(tmp) / f"{MODULE_NAME}.o", Path(tmp) / f"{MODULE_NAME}.so"
-            _run(compile_command(cxx, include_dir, abi, _SOURCE_DIR / "srcmodule.cpp", obj), "compiling")
-            _run([cxx, "-shared", str(obj), "-o", str(so)], "linking")
+            commands = [compile_command(cxx, include_dir, abi, _SOURCE_DIR / "srcmodule.cpp", obj),
+                        [cxx, "-shared", str(obj), "-o", str(so)]]
+            _run(commands[0], "compiling")
+            _run(commands[1], "linking")
             target.parent.mkdir(exist_ok=True)
+            info = {"nest": version, "compiler": cxx, "compiler_version": compiler_version(cxx), "commands": commands}
+            (target.parent / "build-info.json").write_text(json.dumps(info, indent=1))
             os.replace(so, target)
     return target
 
