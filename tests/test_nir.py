@@ -1,4 +1,5 @@
 """snn.export.nir: the frozen sleep network as a NIR graph, checked in snnTorch."""
+import json
 import math
 
 import nir
@@ -28,7 +29,7 @@ def fast_spikes(net, spikes, dtype="float64"):
 
 def test_graph_structure_and_mapping():
     net = random_network()
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     assert [type(g.nodes[k]).__name__ for k in ("input", "fc1", "lif1", "fc3", "lif3", "output")] == \
         ["Input", "Linear", "LIF", "Linear", "LIF", "Output"]
     assert ("lif1", "fc2") in g.edges and ("lif3", "output") in g.edges
@@ -49,11 +50,11 @@ def test_leak_mappings_and_no_leak():
     assert tau_from_decay(0.999, 1e-3, "exp") == pytest.approx(0.9995, rel=1e-6)
     net = random_network()
     net.decay = 1.0
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     assert isinstance(g.nodes["lif1"], nir.IF)
     assert from_nir(g).decay == 1.0
     with pytest.raises(InvalidNetworkError, match="leak must be one of"):
-        to_nir(net, leak="rk4")
+        to_nir(net, "generic", leak="rk4")
 
 
 def test_strict_threshold_float32():
@@ -68,7 +69,7 @@ def test_strict_threshold_float32():
 def test_round_trip_same_network(tmp_path):
     net = random_network(rule="plain")
     net.layer_names = ["pixels", "h1", "h2", "classes"]
-    for g in (to_nir(net), read_nir(write_nir(tmp_path / "net.nir", net))):
+    for g in (to_nir(net, "generic"), read_nir(write_nir(tmp_path / "net.nir", net, target="generic"))):
         back = from_nir(g)
         for name in ("decay", "inc", "dec", "rule", "dt_ms", "layer_names", "sizes"):
             assert getattr(back, name) == getattr(net, name), name
@@ -105,19 +106,19 @@ def test_foreign_graph_without_metadata():
 
 def test_unsupported_graphs():
     net = random_network(sizes=(6, 4, 3))
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     g.nodes["lif1"].v_threshold[0] += 0.1
     with pytest.raises(InvalidNetworkError, match="same for every neuron"):
         from_nir(g)
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     g.nodes["lif2"].v_leak[:] = -0.1
     with pytest.raises(InvalidNetworkError, match="v_leak must be 0"):
         from_nir(g)
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     g.nodes["fc2"] = nir.Scale(scale=np.ones(3))
     with pytest.raises(InvalidNetworkError, match="expected Linear"):
         from_nir(g)
-    g = to_nir(net)
+    g = to_nir(net, "generic")
     g.edges.append(("lif1", "output"))
     with pytest.raises(InvalidNetworkError, match="not a chain"):
         from_nir(g)
@@ -126,9 +127,9 @@ def test_unsupported_graphs():
 
 
 def test_nir_files(tmp_path):
-    path = write_nir(tmp_path / "a.nir", random_network())
+    path = write_nir(tmp_path / "a.nir", random_network(), target="generic")
     with pytest.raises(OutputExistsError):
-        write_nir(path, random_network())
+        write_nir(path, random_network(), target="generic")
     data = path.read_bytes()
     (tmp_path / "cut.nir").write_bytes(data[: len(data) // 3])
     with pytest.raises(SpikeFileError, match="not a readable NIR file"):
@@ -164,3 +165,42 @@ def test_snntorch_threshold_compensation_matters():
     for l in (1, 2):  # without the compensation the first step is silent
         graph.nodes[f"lif{l}"].v_threshold = np.full(graph.nodes[f"lif{l}"].v_threshold.size, net.threshold[l - 1])
     assert run_snntorch(graph, spikes)[1].counts[0] == 0
+
+
+# ----------------------------------------------------- the importer is part of an export (issue 25, point 13)
+def test_default_export_is_not_silently_wrong_in_snntorch():
+    """``to_nir(net)`` used to write dt = 1 ms, which snnTorch imports without a word and
+    runs with other spikes (795/61/0 instead of 8284/8374/168 per layer on the trained
+    network). An export now names its importer; the snnTorch target gives its spikes
+    exactly, and what the 1 ms graph would do there is measured, not assumed."""
+    net = frozen(random_network())
+    spikes = random_input(steps=300)
+    with pytest.raises(InvalidNetworkError, match="target='snntorch'"):
+        to_nir(net)
+    with pytest.raises(InvalidNetworkError, match="target="):
+        write_nir("unused.nir", net)
+    with pytest.raises(InvalidNetworkError, match="unknown NIR target 'loihi'"):
+        to_nir(net, "loihi")
+    ref = fast_spikes(net, spikes, "float32")
+    graph = to_nir(net, "snntorch")
+    assert all(a.equal for a in compare_records(ref, run_snntorch(graph, spikes), net.layer_names))
+    wrong = run_snntorch(to_nir(net, "generic"), spikes)   # a 1 ms graph in snnTorch (its dt is 1e-4 s)
+    assert not all(a.equal for a in compare_records(ref, wrong, net.layer_names))
+    meta = json.loads(graph.metadata["sleep_replay"])
+    assert meta["target"] == "snntorch" and meta["dt"] == SNNTORCH_DT and meta["threshold_precision"] == "float32"
+
+
+def test_affine_export_with_zero_bias_round_trips():
+    net = random_network()
+    graph = to_nir(net, "generic", synapse="affine")
+    fcs = [graph.nodes[f"fc{l}"] for l in range(1, net.n_layers + 1)]
+    assert all(isinstance(fc, nir.Affine) and np.all(fc.bias == 0) for fc in fcs)
+    for fc, w, a in zip(fcs, net.weights, net.alpha):
+        np.testing.assert_array_equal(fc.weight, a * w)
+    back = from_nir(graph)
+    for w, b in zip(net.weights, back.weights):
+        assert np.abs(w - b).max() <= 1e-15
+    with pytest.raises(InvalidNetworkError, match="synapse must be one of"):
+        to_nir(net, "generic", synapse="conv")
+    explicit = to_nir(net, dt=2e-3, leak="exp")   # no target: an explicit dt is an explicit choice
+    assert json.loads(explicit.metadata["sleep_replay"])["target"] is None

@@ -15,9 +15,9 @@ from __future__ import annotations
 from .files import (
     FORMAT_NAME, FORMAT_VERSION, load_network, load_result, load_spikes, save_network, save_result, save_spikes,
 )
-from .nir import SNNTORCH_DT, from_nir, read_nir, to_nir, write_nir
+from .nir import NIR_TARGETS, SNNTORCH_DT, from_nir, read_nir, to_nir, write_nir
 
 __all__ = [
-    "FORMAT_NAME", "FORMAT_VERSION", "SNNTORCH_DT", "from_nir", "load_network", "load_result", "load_spikes",
+    "FORMAT_NAME", "FORMAT_VERSION", "NIR_TARGETS", "SNNTORCH_DT", "from_nir", "load_network", "load_result", "load_spikes",
     "read_nir", "save_network", "save_result", "save_spikes", "to_nir", "write_nir",
 ]

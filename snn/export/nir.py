@@ -6,13 +6,23 @@ Lava-DL (Loihi), Rockpool (Xylo), Nengo, SpiNNaker2 and BrainScaleS-2 tool chain
 
     Input(n_0) -> Linear(alpha_1 W_1) -> LIF(n_1) -> ... -> Linear(alpha_L W_L) -> LIF(n_L) -> Output(n_L)
 
+NIR is continuous-time: how its ``LIF`` becomes a step depends on the importer
+(its time step and discretisation), so :func:`to_nir` needs the target: a named
+importer (``target="snntorch"``: the one checked spike for spike, see
+``bridge.nir_check``; ``"generic"``: ``dt`` = the network's step, forward Euler,
+float64) or an explicit ``dt``. Without either it raises: an export with the
+wrong ``dt`` runs without complaint and gives other spikes (snnTorch with 1 ms:
+795/61/0 spikes per layer instead of 8284/8374/168).
+
 Mapping (SRC_SPEC.md section 4 -> NIR), with ``dt`` the importer's time step in
 NIR's time unit (seconds; snnTorch's importer fixes ``dt = 1e-4``,
 :data:`SNNTORCH_DT`):
 
-* weights: ``Linear.weight = alpha_l * W_l``, ``(n_l, n_{l-1})`` float64. The
-  sleep engines compute ``alpha_l * (W_l @ s)``, NIR ``(alpha_l W_l) @ s``: equal up
-  to rounding of the last bit.
+* weights: ``Linear.weight = alpha_l * W_l``, ``(n_l, n_{l-1})`` float64, or, with
+  ``synapse="affine"`` (importers that read ``Affine`` only, e.g. Sinabs),
+  ``Affine`` with the same weight and a zero bias. The sleep engines compute
+  ``alpha_l * (W_l @ s)``, NIR ``(alpha_l W_l) @ s``: equal up to rounding of the
+  last bit.
 * leak: NIR's ``LIF`` is ``tau dv/dt = (v_leak - v) + r I``. With ``leak="euler"``
   (default; snnTorch, Norse: forward Euler ``v <- (1 - dt / tau) v + (dt r / tau) I``)
   ``tau = dt / (1 - decay)``; with ``leak="exp"`` (exact exponential, e.g. Sinabs,
@@ -55,6 +65,17 @@ SNNTORCH_DT = 1e-4
 LEAK_MAPPINGS = ("euler", "exp")
 #: precisions in which the strict-threshold compensation can be made exact
 THRESHOLD_PRECISIONS = ("float64", "float32")
+#: NIR node carrying the weights: ``Linear`` or ``Affine`` with a zero bias
+SYNAPSE_NODES = ("linear", "affine")
+#: importer presets of ``to_nir(target=...)``: time step (s; None: the network's own
+#: step), leak discretisation, precision of the importer's potential, weight node
+NIR_TARGETS: dict[str, dict[str, Any]] = {
+    # checked spike for spike (bridge.nir_check): import_from_nir fixes dt = 1e-4 s,
+    # snntorch.Leaky is forward Euler in float32
+    "snntorch": {"dt": SNNTORCH_DT, "leak": "euler", "threshold_precision": "float32", "synapse": "linear"},
+    # the continuous-time reading: dt = the network's step, forward Euler, float64
+    "generic": {"dt": None, "leak": "euler", "threshold_precision": "float64", "synapse": "linear"},
+}
 #: key of the graph metadata entry this module writes (a JSON string)
 METADATA_KEY = "sleep_replay"
 #: version of that metadata entry
@@ -104,24 +125,59 @@ def _check_leak(leak: str) -> None:
 
 
 # --------------------------------------------------------------- export
-def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler",
-           threshold_precision: str = "float64") -> nir.NIRGraph:
-    """The frozen ``network`` as a ``nir.NIRGraph`` (mapping: module docstring).
+def export_options(network: SleepNetwork, target: str | None = None, *, dt: float | None = None,
+                   leak: str | None = None, threshold_precision: str | None = None,
+                   synapse: str | None = None) -> dict[str, Any]:
+    """The resolved ``dt`` (s), ``leak``, ``threshold_precision`` and ``synapse`` of an
+    export: ``target``'s preset (:data:`NIR_TARGETS`) with the explicit options over it.
+    Without a target, ``dt`` must be given (the others default to ``"euler"``,
+    ``"float64"``, ``"linear"``); raises :class:`~snn.errors.InvalidNetworkError`."""
+    if target is None and dt is None:
+        raise InvalidNetworkError(
+            "to_nir() needs the importer the graph is for, since NIR leaves the time step to it and a wrong one "
+            "silently gives other spikes: pass target=" + " or ".join(repr(t) for t in NIR_TARGETS)
+            + " (snnTorch: dt = 1e-4 s, forward Euler, float32), or dt= (seconds) with leak= and "
+            "threshold_precision= for another importer (docs/neuromorphic.md)")
+    if target is not None and target not in NIR_TARGETS:
+        raise InvalidNetworkError(f"unknown NIR target {target!r}; choose one of {sorted(NIR_TARGETS)} or give dt=")
+    preset = NIR_TARGETS[target] if target is not None else {"dt": dt, "leak": "euler",
+                                                             "threshold_precision": "float64", "synapse": "linear"}
+    given = {"dt": dt, "leak": leak, "threshold_precision": threshold_precision, "synapse": synapse}
+    opts = {k: (given[k] if given[k] is not None else preset[k]) for k in preset}
+    opts["dt"] = network.dt_ms * 1e-3 if opts["dt"] is None else float(opts["dt"])
+    if not (opts["dt"] > 0 and math.isfinite(opts["dt"])):
+        raise InvalidNetworkError(f"dt must be a finite time step > 0 (seconds), got {opts['dt']}")
+    _check_leak(opts["leak"])
+    if opts["threshold_precision"] not in THRESHOLD_PRECISIONS:
+        raise InvalidNetworkError(f"threshold_precision must be one of {THRESHOLD_PRECISIONS}, "
+                                  f"got {opts['threshold_precision']!r}")
+    if opts["synapse"] not in SYNAPSE_NODES:
+        raise InvalidNetworkError(f"synapse must be one of {SYNAPSE_NODES}, got {opts['synapse']!r}")
+    return opts
 
-    dt: the importer's time step in seconds; default ``network.dt_ms * 1e-3``. Pass
-        :data:`SNNTORCH_DT` for snnTorch, whose importer assumes ``1e-4`` s.
+
+def to_nir(network: SleepNetwork, target: str | None = None, *, dt: float | None = None, leak: str | None = None,
+           threshold_precision: str | None = None, synapse: str | None = None) -> nir.NIRGraph:
+    """The frozen ``network`` as a ``nir.NIRGraph`` for the importer ``target`` (mapping:
+    module docstring).
+
+    target: ``"snntorch"`` (``dt = 1e-4`` s, Euler, float32: spike for spike in
+        snnTorch), ``"generic"`` (``dt`` = the network's step, Euler, float64), or
+        ``None`` with an explicit ``dt``. Required: NIR leaves the time step to the
+        importer, and a wrong one silently gives other spikes.
+    dt: the importer's time step in seconds (overrides the target's).
     leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
     threshold_precision: precision of the importer's membrane potential (``"float64"``
-        or ``"float32"``, snnTorch's default) for the ``>=`` to ``>`` compensation.
+        or ``"float32"``) for the ``>=`` to ``>`` compensation.
+    synapse: ``"linear"`` (``Linear`` nodes) or ``"affine"`` (``Affine`` with a zero
+        bias, for importers that read only ``Affine``, such as Sinabs).
     """
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
-    _check_leak(leak)
-    if threshold_precision not in THRESHOLD_PRECISIONS:
-        raise InvalidNetworkError(f"threshold_precision must be one of {THRESHOLD_PRECISIONS}, "
-                                  f"got {threshold_precision!r}")
-    dt = network.dt_ms * 1e-3 if dt is None else float(dt)
+    opts = export_options(network, target, dt=dt, leak=leak, threshold_precision=threshold_precision,
+                          synapse=synapse)
+    dt, leak, threshold_precision = opts["dt"], opts["leak"], opts["threshold_precision"]
     if not (dt > 0 and math.isfinite(dt)):
         raise InvalidNetworkError(f"dt must be a finite time step > 0 (seconds), got {dt}")
     tau = tau_from_decay(network.decay, dt, leak)
@@ -130,7 +186,9 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
     prev = "input"
     for l, w in enumerate(network.weights, start=1):
         n = w.shape[0]
-        nodes[f"fc{l}"] = nir.Linear(weight=network.alpha[l - 1] * np.asarray(w, dtype=np.float64))
+        weight = network.alpha[l - 1] * np.asarray(w, dtype=np.float64)
+        nodes[f"fc{l}"] = (nir.Affine(weight=weight, bias=np.zeros(n)) if opts["synapse"] == "affine"
+                           else nir.Linear(weight=weight))
         v_th = np.full(n, strict_threshold(network.threshold[l - 1], threshold_precision))
         if math.isinf(tau):
             nodes[f"lif{l}"] = nir.IF(r=np.full(n, 1.0 / dt), v_threshold=v_th, v_reset=np.zeros(n))
@@ -143,6 +201,7 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
     edges.append((prev, "output"))
     meta = {
         "version": METADATA_VERSION, "dt": dt, "leak": leak, "threshold_precision": threshold_precision,
+        "target": target, "synapse": opts["synapse"],
         "dt_ms": network.dt_ms, "decay": network.decay, "alpha": network.alpha.tolist(),
         "threshold": network.threshold.tolist(), "inc": network.inc, "dec": network.dec, "rule": network.rule,
         "plasticity_gain": network.plasticity_gain.tolist(),
@@ -296,6 +355,7 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
 
 
 __all__ = [
-    "LEAK_MAPPINGS", "SNNTORCH_DT", "THRESHOLD_PRECISIONS", "decay_from_tau", "from_nir", "inclusive_threshold",
-    "read_nir", "strict_threshold", "tau_from_decay", "to_nir", "write_nir",
+    "LEAK_MAPPINGS", "NIR_TARGETS", "SNNTORCH_DT", "SYNAPSE_NODES", "THRESHOLD_PRECISIONS", "decay_from_tau",
+    "export_options", "from_nir", "inclusive_threshold", "read_nir", "strict_threshold", "tau_from_decay", "to_nir",
+    "write_nir",
 ]
