@@ -130,7 +130,7 @@ public:
   get_status( Dictionary& d ) const
   {
     ConnectionBase::get_status( d );
-    d[ nest::names::weight ] = flushed_weight_();
+    d[ nest::names::weight ] = flushed_weight();
     d[ "alpha" ] = alpha_;
     d[ "inc" ] = inc_;
     d[ "dec" ] = dec_;
@@ -175,6 +175,27 @@ public:
     weight_ = w;
   }
 
+  //! The weight with every archived post spike after t_applied replayed (the flush);
+  //! the synapse and the neuron's history (access counters) are left as they were.
+  double
+  flushed_weight() const
+  {
+    nest::Node* target = get_target( 0 );
+    if ( target == nullptr )
+    {
+      return weight_;
+    }
+    History::iterator start;
+    History::iterator finish;
+    target->get_history( t_applied_, std::numeric_limits< double >::max(), &start, &finish );
+    const double w = replay_( weight_, start, finish );
+    for ( History::iterator it = start; it != finish; ++it )
+    {
+      --( it->access_counter_ );  // get_history counted this read; a flush is not a read
+    }
+    return w;
+  }
+
 private:
   static double
   now_ms_()
@@ -205,27 +226,6 @@ private:
       // the same operations, in the same order, as snn.network.hebbian_rows
       const double f = plain ? 1.0 : 2.0 * ( 1.0 - 1.0 / ( 1.0 + std::exp( -w / w_scale_ ) ) );
       w = std::abs( start->t_ - t_coincident ) < 0.5 * h ? w + inc_ * f : w - dec_ * f;
-    }
-    return w;
-  }
-
-  //! The weight with every archived post spike after t_applied replayed; the
-  //! synapse and the neuron's history (access counters) are left as they were.
-  double
-  flushed_weight_() const
-  {
-    nest::Node* target = get_target( 0 );
-    if ( target == nullptr )
-    {
-      return weight_;
-    }
-    History::iterator start;
-    History::iterator finish;
-    target->get_history( t_applied_, std::numeric_limits< double >::max(), &start, &finish );
-    const double w = replay_( weight_, start, finish );
-    for ( History::iterator it = start; it != finish; ++it )
-    {
-      --( it->access_counter_ );  // get_history counted this read; a flush is not a read
     }
     return w;
   }
