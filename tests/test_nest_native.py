@@ -83,6 +83,23 @@ def test_weights_read_mid_sleep_replay_pending_updates_and_change_nothing():
         assert np.abs(a - b).max() <= 1e-15  # PyNN's 1e-3 scaling and back
 
 
+def test_spikes_come_from_nest_recorders_as_neo():
+    """The native mode records with NEST's spike_recorder (PyNN's get_data builds a Neo
+    train per neuron, seconds per run on a large network); the Neo block has the
+    layout of every engine's."""
+    net, spikes = random_network(), random_input(steps=120)
+    eng = snn.get_engine("pynn.nest.native").build(net.copy())
+    got = eng.run(spikes)
+    block = eng.neo_block
+    assert block.annotations["recorded_by"] == "NEST spike_recorder"
+    assert block.annotations["plasticity"] == "native"
+    from snn.neo_export import spike_records_from_neo
+
+    from_neo = spike_records_from_neo(block)
+    for name, record in zip(net.layer_names, got.spikes):
+        assert from_neo[name] == record
+
+
 def test_engine_options_and_thresholds_are_checked_before_work():
     with pytest.raises(EngineOptionError, match="simulator='nest'"):
         snn.get_engine("pynn.brian2", plasticity="native")

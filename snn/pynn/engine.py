@@ -139,8 +139,7 @@ class PyNNEngine(SleepEngine):
                                                    f"{names[l]}->{names[l + 1]} {receptor}", synapse))
                 layers.append(Layer(pop, prjs, in_exc, position))
                 pops.append(pop)
-            for pop in pops:
-                pop.record("spikes")
+            backend.record_spikes(pops, through_pynn=not native)
             backend.finalize(layers, exact)
         self.populations = pops
         self.projections = [ly.projections for ly in layers]
@@ -259,7 +258,8 @@ class PyNNEngine(SleepEngine):
         records, shifts = self._collect(K0, N)
         self.neo_block = spike_block(
             records, net.layer_names, dt, engine=self.name, spike_trains=self.record_spikes,
-            block_annotations={"simulator": b.version(), "plasticity": self.plasticity, "recorded_by": "PyNN",
+            block_annotations={"simulator": b.version(), "plasticity": self.plasticity,
+                               "recorded_by": "NEST spike_recorder" if self.plasticity == "native" else "PyNN",
                                "layer_shift_steps": list(range(L + 1))},
             train_annotations=[{"pynn_shift_ms": float(s * dt)} for s in shifts])
         timing["recording_s"] += time.perf_counter() - t1
@@ -295,19 +295,27 @@ class PyNNEngine(SleepEngine):
         dt = self.network.dt_ms
         records, shifts = [], []
         for l, pop in enumerate(self.populations):
-            with b.active():
-                data = pop.get_data("spikes", clear=True)
-                b.after_clear(pop)
             shift = K0 + 1 + l + b.stamp_offset
-            steps, neurons = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-            for st in data.segments[-1].spiketrains:
-                g = np.rint(np.asarray(st.rescale(pq.ms).magnitude) / dt).astype(np.int64) - shift
-                g = g[(g >= 0) & (g < N)]
-                steps.append(g)
-                neurons.append(np.full(g.size, int(st.annotations["source_index"]), np.int64))
-            records.append(SpikeRecord.from_events(int(pop.size), N, np.concatenate(steps), np.concatenate(neurons)))
+            with b.active():
+                events = b.recorded_spikes(l)   # (times ms, indices) from the simulator, or None: PyNN
+                if events is None:
+                    events = self._pynn_spikes(pop)
+            g = np.rint(events[0] / dt).astype(np.int64) - shift
+            keep = (g >= 0) & (g < N)
+            records.append(SpikeRecord.from_events(int(pop.size), N, g[keep], events[1][keep]))
             shifts.append(shift)
         return records, shifts
+
+    def _pynn_spikes(self, pop: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(times ms, indices)`` of ``pop``'s spikes from PyNN's recording (cleared)."""
+        data = pop.get_data("spikes", clear=True)
+        self._backend.after_clear(pop)
+        times, neurons = [np.zeros(0)], [np.zeros(0, np.int64)]
+        for st in data.segments[-1].spiketrains:
+            t = np.asarray(st.rescale(pq.ms).magnitude, dtype=np.float64)
+            times.append(t)
+            neurons.append(np.full(t.size, int(st.annotations["source_index"]), np.int64))
+        return np.concatenate(times), np.concatenate(neurons)
 
     def _result(self, records: list[SpikeRecord]) -> SleepResult:
         net = self.network

@@ -186,5 +186,16 @@ class Backend(abc.ABC):
     def after_clear(self, pop: Any) -> None:
         """Repair after ``get_data(clear=True)`` where PyNN's clearing is incomplete."""
 
+    def record_spikes(self, pops: list[Any], through_pynn: bool = True) -> None:
+        """Record the spikes of every population: with PyNN's ``record`` (default), or
+        with the simulator's own recorders where a back end offers them (faster)."""
+        for pop in pops:
+            pop.record("spikes")
+
+    def recorded_spikes(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(times ms, indices)`` of population ``index`` since the last call, from the
+        back end's own recorders; ``None`` when PyNN records (the engine reads PyNN)."""
+        return None
+
 
 __all__ = ["Backend", "Layer"]
