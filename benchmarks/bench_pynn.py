@@ -8,7 +8,14 @@ and sleeps it on the masked mean image for ``--steps`` steps in every mode:
   references;
 * ``pynn.nest`` / ``pynn.brian2`` with ``plasticity="frozen"`` (compared with
   the frozen fast run) and ``plasticity="exact"`` (compared with the plastic fast
-  run: spikes must be identical, weights equal to rounding).
+  run: spikes must be identical, weights equal to rounding);
+* ``pynn.nest.native`` (``nest-native``): the SRC rule inside NEST (``src_synapse``),
+  compared with the plastic fast run like the exact mode. With both ``nest-exact``
+  and ``nest-native`` the script prints the native mode's speed-up over the stepwise
+  exact mode (steps/s of the run, and of build + run).
+
+The realistic sleep of issue 27: ``--steps 15000`` (the first sleep of the
+reference schedule) ``--modes nest-exact,nest-native``.
 
 Build time (PyNN model, connections, NEST's connection mapping for the exact
 mode) is reported apart from run time; "ms/step" is run time / steps, including
@@ -93,22 +100,31 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"fast ({label})", tb, tr, res, None, None))
         for mode in modes:
             sim, plasticity = mode.split("-")
-            res, tb, tr = timed(f"pynn.{sim}", frozen if plasticity == "frozen" else network, spikes,
-                                plasticity=plasticity)
+            name, opts = (f"pynn.{sim}.native", {}) if plasticity == "native" else (f"pynn.{sim}",
+                                                                                  {"plasticity": plasticity})
+            res, tb, tr = timed(name, frozen if plasticity == "frozen" else network, spikes, **opts)
             same, wdiff = compare(res, ref["frozen" if plasticity == "frozen" else "plastic"])
             failed |= not same or wdiff > 1e-9
             rows.append((f"pynn.{sim} ({plasticity})", tb, tr, res, same, wdiff))
     print(f"mean spikes per step, plastic (input, hidden1, hidden2, output): "
           f"{', '.join(f'{c:.2f}' for c in ref['plastic'].counts.mean(0))}; "
           f"frozen: {', '.join(f'{c:.2f}' for c in ref['frozen'].counts.mean(0))}")
-    print(f"{'engine (mode)':<24} {'build s':>8} {'run s':>8} {'ms/step':>9}  {'spikes = fast':>13}  {'max |dw|':>9}")
+    print(f"{'engine (mode)':<24} {'build s':>8} {'run s':>8} {'ms/step':>9} {'steps/s':>9}  {'spikes = fast':>13}  "
+          f"{'max |dw|':>9}")
     for name, tb, tr, res, same, wdiff in rows:
         eq = "" if same is None else str(same)
         wd = "" if wdiff is None else f"{wdiff:.1e}"
-        print(f"{name:<24} {tb:8.2f} {tr:8.2f} {1e3 * tr / args.steps:9.3f}  {eq:>13}  {wd:>9}")
+        print(f"{name:<24} {tb:8.2f} {tr:8.2f} {1e3 * tr / args.steps:9.3f} {args.steps / tr:9.0f}  {eq:>13}  {wd:>9}")
         extra = {k: v for k, v in res.timing.items() if k in ("simulate_s", "plasticity_s", "recording_s")}
         if extra:
             print(f"{'':<24} " + ", ".join(f"{k} {v:.2f}" for k, v in extra.items()))
+    by_name = {r[0]: r for r in rows}
+    exact, native = by_name.get("pynn.nest (exact)"), by_name.get("pynn.nest (native)")
+    if exact and native:
+        print(f"native vs stepwise exact on NEST: {exact[2] / native[2]:.1f}x the steps/s of the run "
+              f"({args.steps / native[2]:.0f} vs {args.steps / exact[2]:.0f} steps/s; the native run includes reading "
+              f"the slept weights, {native[3].timing.get('plasticity_s', 0.0):.2f} s); build + run "
+              f"{(exact[1] + exact[2]) / (native[1] + native[2]):.1f}x")
     return 1 if failed else 0
 
 
