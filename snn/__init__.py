@@ -19,7 +19,8 @@ from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
 from .base import SleepEngine
 from .limits import activity_limit
-from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
+from .layers import Conv2d, Dense, Pool2d
+from .network import KERNEL_UPDATES, WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
 from .spikes import InputSpikes, SleepResult, SpikeRecord, VoltageTrace
 
 
@@ -89,11 +90,15 @@ def get_engine(name: str, **options: Any) -> SleepEngine:
 
 __all__ = [
     "activity_limit",
+    "Conv2d",
+    "Dense",
     "ENGINES",
     "EngineEntry",
     "engine_class",
     "errors",
     "InputSpikes",
+    "KERNEL_UPDATES",
+    "Pool2d",
     "SleepEngine",
     "SleepNetwork",
     "SleepResult",

@@ -104,6 +104,7 @@ def save_network(path: str | os.PathLike, network: SleepNetwork, *, overwrite: b
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"save_network() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("save_network()")
 
     def fill(g: h5py.Group) -> None:
         g.attrs.update({"decay": float(network.decay), "inc": float(network.inc), "dec": float(network.dec),

@@ -117,6 +117,7 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("to_nir()")
     _check_leak(leak)
     if threshold_precision not in THRESHOLD_PRECISIONS:
         raise InvalidNetworkError(f"threshold_precision must be one of {THRESHOLD_PRECISIONS}, "

@@ -235,6 +235,7 @@ def write_pynn_model(folder: str | os.PathLike, network: SleepNetwork, input_spi
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"write_pynn_model() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("write_pynn_model()")
     if input_spikes is not None:
         if not isinstance(input_spikes, SpikeRecord):
             raise WrongTypeError(f"input_spikes must be InputSpikes, got {type(input_spikes).__name__}")
