@@ -80,7 +80,8 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
     base = cfg.experiment.sleep
     values = {}
     for p in cfg.space.params:
-        v = layer_values(base, p.field)[p.layer] if p.layer is not None else getattr(base, p.field)
+        v = layer_values(base, p.field, cfg.space.layer_kinds)[p.layer] if p.layer is not None else getattr(
+            base, p.field)
         d = p.distribution
         inside = v in d.choices if isinstance(d, CategoricalDistribution) else d.low <= v <= d.high
         if not inside:
