@@ -43,6 +43,9 @@ ENGINES: dict[str, EngineEntry] = {
     "brian2": EngineEntry("snn.brian2:Brian2Engine", extra="brian2"),
     "pynn.nest": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "nest"}, extra="pynn"),
     "pynn.brian2": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "brian2"}, extra="pynn"),
+    # the SRC rule inside NEST (extension module src_synapse, compiled once; docs/neuromorphic.md)
+    "pynn.nest.native": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "nest", "plasticity": "native"},
+                                    extra="pynn"),
 }
 
 

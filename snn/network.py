@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InvalidNetworkError
 from .layers import LAYER_TYPES, Conv2d, Dense, Layer, Pool2d
-from .plasticity import KERNEL_UPDATES, WEIGHT_RULES, hebbian_rows, weight_factor  # noqa: F401 (public here too)
+from .plasticity import KERNEL_UPDATES, W_SCALE, WEIGHT_RULES, hebbian_rows, weight_factor  # noqa: F401 (public here too)
 
 
 @dataclass

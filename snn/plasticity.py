@@ -11,6 +11,8 @@ import numpy as np
 
 #: Hebbian weight rules: the reference's weight-dependent factor, or plain inc/dec
 WEIGHT_RULES = ("reference", "plain")
+#: weight scale of the reference factor f(w) = 2 * (1 - 1 / (1 + exp(-w / W_SCALE)))
+W_SCALE = 0.001
 #: how a convolution's shared kernel gathers the updates of one step (docs/cnn.md): the sum of
 #: every post spike's update, computed from the kernel as it is after the step's input and applied
 #: once; or one post spike after the other, each from the kernel the previous one left
@@ -20,12 +22,13 @@ KERNEL_UPDATES = ("sum", "sequential")
 def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
     """The Hebbian weight-dependent factor f(w) of SRC_SPEC.md section 4.
 
-    ``reference``: ``f(w) = 2 * (1 - 1 / (1 + exp(-w / 0.001)))``; ``plain``: 1.
+    ``reference``: ``f(w) = 2 * (1 - 1 / (1 + exp(-w / W_SCALE)))``, ``W_SCALE = 0.001``;
+    ``plain``: 1.
     """
     if rule == "plain":
         return np.ones_like(w)
     with np.errstate(over="ignore"):
-        return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(0.001))))
+        return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(W_SCALE))))
 
 
 def hebbian_rows(rows: np.ndarray, pre_on: np.ndarray, inc: float, dec: float, rule: str = "reference") -> np.ndarray:
