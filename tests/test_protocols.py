@@ -75,6 +75,25 @@ def test_bad_limited_data_options_name_the_field(options, match):
         ProtocolConfig.from_dict(tables("limited_data", **options))
 
 
+def test_cnn_fields_are_checked_as_in_a_run_config():
+    t = tables()
+    t["experiment"].update(model="cnn", sizes=[784, 10])
+    with pytest.raises(ConfigError, match=r"sleep.beta has 3 values for 5 layers of the CNN"):
+        ProtocolConfig.from_dict(t)
+    t["sleep"]["beta"] = [1.0] * 5
+    cfg = ProtocolConfig.from_dict(t)
+    assert cfg.sleep_layer_kinds() == ["conv", "pool", "conv", "pool", "dense"]
+    assert cfg.to_dict()["experiment"]["conv_channels"] == [16, 32]
+    t["experiment"]["conv_kernel"] = 0
+    with pytest.raises(ConfigError, match="experiment.conv_kernel must be an integer >= 1"):
+        ProtocolConfig.from_dict(t)
+    t = tables()
+    t["experiment"]["pool_size"] = 3
+    with pytest.raises(ConfigError, match="experiment.pool_size is set but experiment.model = 'mlp'"):
+        ProtocolConfig.from_dict(t)
+    assert "conv_channels" not in ProtocolConfig.from_dict(tables()).to_dict()["experiment"]
+
+
 def test_levels_and_percents_are_stored_as_floats_so_equal_configs_share_a_fingerprint():
     a = ProtocolConfig.from_dict(tables(corruptions={"blur": [2]}))
     b = ProtocolConfig.from_dict(tables(corruptions={"blur": [2.0]}))

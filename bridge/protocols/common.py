@@ -71,7 +71,7 @@ def split_training(cfg: ProtocolConfig, data: Dataset, seed: int) -> Split:
 
 def build_model(cfg: ProtocolConfig, seed: int) -> torch.nn.Module:
     """A fresh network of ``cfg`` with initial weights from ``seed``, on ``cfg.device``."""
-    return new_model(cfg, seed, logits=False).to(resolve_device(cfg.device))
+    return new_model(cfg.wake_config(), seed, logits=False).to(resolve_device(cfg.device))
 
 
 def epochs_for(n_examples: int, batch_size: int, epochs: int, min_updates: int = 0) -> int:

@@ -29,14 +29,13 @@ from ann.corruptions import Corruption, corruption_list
 from ann.errors import CorruptionError
 
 from ..errors import ConfigError, SleepParamsError
+from ..experiments.config import CNN_FIELDS, MODELS, ExperimentConfig
 from ..params import SleepParams, preset, read_config
 from ..validation import (MAX_SEED, check_choice, check_device, check_float, check_int, check_int_list, check_list,
                           check_known_keys, check_mapping, check_optional, check_str, check_train_fields)
 
 #: the protocols, by the name of their config table
 PROTOCOLS = ("robustness", "limited_data")
-#: networks a protocol can build (``experiment.model``)
-MODELS = ("mlp",)
 #: data sets of images (the corruptions and the sleep input need 28 x 28 images)
 IMAGE_DATASETS = ("mnist-subset", "mnist", "fashion-mnist")
 #: robustness: what the validation score of a sleep candidate averages
@@ -121,8 +120,16 @@ class ProtocolConfig:
     dataset: str = "mnist-subset"
     data_dir: str | None = None
     split_seed: int = 0
+    #: ``"mlp"`` (``sizes``) or ``"cnn"`` (:class:`ann.SleepCNN`: the fields below, then the fc ``sizes``)
     model: str = "mlp"
     sizes: list[int] = field(default_factory=lambda: [784, 1200, 1200, 10])
+    #: ``model = "cnn"`` only, as in a run config (docs/cnn.md)
+    image_shape: list[int] = field(default_factory=lambda: list(CNN_FIELDS["image_shape"]))
+    conv_channels: list[int] = field(default_factory=lambda: list(CNN_FIELDS["conv_channels"]))
+    conv_kernel: int = CNN_FIELDS["conv_kernel"]
+    conv_stride: int = CNN_FIELDS["conv_stride"]
+    conv_padding: int = CNN_FIELDS["conv_padding"]
+    pool_size: int = CNN_FIELDS["pool_size"]
     init_range: float = 0.01
     dropout: float = 0.25
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
@@ -153,6 +160,8 @@ class ProtocolConfig:
         check_int_list(self.sizes, f"{e}.sizes", min=1, min_len=2)
         if self.sizes[0] != 784:
             raise ConfigError(f"{e}.sizes[0] must be 784 (28 x 28 images), got {self.sizes[0]}")
+        if self.model == "cnn" and list(self.image_shape) != [1, 28, 28]:
+            raise ConfigError(f"{e}.image_shape must be [1, 28, 28] (the data sets' images), got {self.image_shape}")
         if self.sizes[-1] < 10:
             raise ConfigError(f"{e}.sizes[-1] = {self.sizes[-1]} outputs cannot hold the 10 classes")
         check_float(self.init_range, f"{e}.init_range", min=0, min_open=True)
@@ -167,6 +176,7 @@ class ProtocolConfig:
         check_int(self.train.epochs, "train.epochs", min=1)
         if not isinstance(self.sleep, SleepParams):
             raise ConfigError(f"sleep must be a SleepParams, got {type(self.sleep).__name__}")
+        self.sleep_layer_kinds()  # the CNN fields (errors name them)
         self.sleep_candidates()  # every candidate is a valid sleep of this network
         expected = RobustnessOptions if self.protocol == "robustness" else LimitedDataOptions
         if not isinstance(self.options, expected):
@@ -187,14 +197,27 @@ class ProtocolConfig:
                 params.validate()
             except SleepParamsError as exc:
                 raise ConfigError(f"{name}: {exc}") from exc
+            layers = len(self.sleep_layer_kinds())
+            what = "experiment.sizes" if self.model == "mlp" else "the CNN (convolution, pooling and fc layers)"
             for key, n in (("beta", len(params.beta)), ("plasticity_gain", len(params.plasticity_gain) or None)):
-                if n is not None and n != len(self.sizes) - 1:
+                if n is not None and n != layers:
                     where = f"{name}.{key}" if key in changes else f"sleep.{key}"
-                    raise ConfigError(f"{where} has {n} values for {len(self.sizes) - 1} layers of experiment.sizes")
+                    raise ConfigError(f"{where} has {n} values for {layers} layers of {what}")
             out.append(params)
         return out
 
     # ----------------------------------------------------------- derived
+    def wake_config(self) -> ExperimentConfig:
+        """The network part of this config as a run config (for :func:`bridge.experiments.new_model`
+        and the CNN fields' checks, shared with ``sleep-replay run``)."""
+        arch = {k: copy.deepcopy(getattr(self, k)) for k in ("model", "sizes", "init_range", "dropout", *CNN_FIELDS)}
+        return ExperimentConfig(**arch, train=copy.deepcopy(self.train), sleep=self.sleep)
+
+    def sleep_layer_kinds(self) -> list[str]:
+        """Kind of every layer of the sleep network (``"dense"``, ``"conv"``, ``"pool"``); errors name a bad CNN field."""
+        check_choice(self.model, "experiment.model", MODELS, what="model")
+        return self.wake_config().sleep_layer_kinds()
+
     @property
     def cell_keys(self) -> list[tuple[float | None, int]]:
         """The cells of a run, ``(percent or None, seed)``, in table order."""
@@ -205,7 +228,8 @@ class ProtocolConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as the tables of a file (what ``summary.json`` and ``config.json`` hold)."""
         exp = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)
-               if f.name not in ("protocol", "options", "train", "sleep", "candidates")}
+               if f.name not in ("protocol", "options", "train", "sleep", "candidates")
+               and not (self.model == "mlp" and f.name in CNN_FIELDS)}  # (at their defaults: checked)
         out = {"protocol": self.protocol, "experiment": exp, "train": dataclasses.asdict(self.train),
                "sleep": self.sleep.to_dict(), "select": {"candidates": copy.deepcopy(self.candidates)},
                self.protocol: dataclasses.asdict(self.options)}
