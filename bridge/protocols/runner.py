@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ann import Dataset
 
 from ..errors import ClusterError
-from ..experiments.distributed import dask_client, default_cell_threads, pinned_threads, where_am_i
+from ..experiments.distributed import dask_client, default_cell_threads, pinned_threads, preflight, where_am_i
 from ..experiments.loop import save_model
 from ..experiments.results_io import read_json, results_dir, results_lock, write_json
 from ..experiments.runner import open_results
@@ -117,38 +117,16 @@ def load_finished_cell(out: Path, cfg: ProtocolConfig, percent: float | None, se
     return rec
 
 
-def _probe(cfg: ProtocolConfig, out: str, version: str) -> dict[str, Any]:
-    """Runs on every Dask worker before the cells: package version, data, results folder."""
-    from ..version import __version__
-
-    where = where_am_i()
-    if __version__ != version:
-        return {**where, "problem": f"package version {__version__} differs from the driver's {version}"}
-    try:
-        _cached_data(cfg)
-        probe = Path(out) / f".probe-{uuid.uuid4().hex}"
-        probe.write_text("ok")
-        probe.unlink()
-    except Exception as exc:  # reported to the driver, which raises ClusterError
-        return {**where, "problem": f"{type(exc).__name__}: {exc}"}
-    return {**where, "problem": None}
-
-
 def _run_on_dask(cfg: ProtocolConfig, todo: list[Key], out: Path, finished: Callable[[Key, dict[str, Any]], None],
                  model_dir_for: Callable[[Key], str | None], *, workers: int | None, scheduler: str | None,
                  threads_per_worker: int | None, progress: bool) -> None:
     from distributed import as_completed
 
-    from ..version import __version__
-
     with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
-        answers = client.run(_probe, cfg, str(out.resolve()), __version__)
-        bad = {addr: a["problem"] for addr, a in answers.items() if a.get("problem")}
-        if not answers or bad:
-            raise ClusterError(f"Dask worker(s) cannot run this protocol: {bad or 'no workers'}")
+        described = preflight(client, cfg, out, load=_cached_data)
         futures = {client.submit(_timed, cfg, p, s, threads, None, model_dir_for((p, s)), False, pure=False,
                                  key=f"protocol-{p}-{s}-{uuid.uuid4().hex[:8]}"): (p, s) for p, s in todo}
-        with tqdm(total=len(futures), desc=f"cells ({len(answers)} workers)", unit="cell",
+        with tqdm(total=len(futures), desc=f"cells ({len(described)} workers)", unit="cell",
                   disable=not progress) as bar:
             for fut in as_completed(futures):
                 finished(futures[fut], fut.result())
