@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bridge.cli import main
 from bridge.errors import ConfigError, ResultsDirError
@@ -64,6 +66,31 @@ def test_bad_configs_name_the_field_before_any_work(change, match):
     change(t)
     with pytest.raises(ConfigError, match=match):
         ProtocolConfig.from_dict(t)
+
+
+ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=3),
+                       st.lists(st.integers(-1, 2), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=st.sampled_from(["experiment", "train", "robustness", "select"]), value=ODD_VALUES, data=st.data())
+def test_any_odd_field_value_is_accepted_or_refused_naming_its_field(table, value, data):
+    """Whatever a user writes into a field, the config is built or refused with a ConfigError
+    naming that field; no other exception, no coercion."""
+    fields = {"experiment": ["dataset", "seeds", "sizes", "validation_fraction", "validation_seed", "dropout", "model",
+                             "engine", "dtype", "device", "split_seed", "init_range", "data_dir"],
+              "train": ["epochs", "lr", "momentum", "batch_size", "loss"],
+              "robustness": ["corruptions", "finetune_epochs", "finetune_lr", "objective"],
+              "select": ["candidates"]}[table]
+    name = data.draw(st.sampled_from(fields))
+    t = tables()
+    t[table][name] = value
+    try:
+        cfg = ProtocolConfig.from_dict(t)
+    except ConfigError as exc:
+        assert f"{table}.{name}" in str(exc) or (table == "robustness" and name == "corruptions"), str(exc)
+    else:
+        assert cfg.to_dict()[table][name] == value  # stored as given
 
 
 @pytest.mark.parametrize("options, match", [
