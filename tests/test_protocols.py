@@ -73,17 +73,22 @@ ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(a
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(table=st.sampled_from(["experiment", "train", "robustness", "select"]), value=ODD_VALUES, data=st.data())
-def test_any_odd_field_value_is_accepted_or_refused_naming_its_field(table, value, data):
+@given(table=st.sampled_from(["experiment", "train", "robustness", "select"]), value=ODD_VALUES, data=st.data(),
+       cnn=st.booleans())
+def test_any_odd_field_value_is_accepted_or_refused_naming_its_field(table, value, data, cnn):
     """Whatever a user writes into a field, the config is built or refused with a ConfigError
     naming that field; no other exception, no coercion."""
     fields = {"experiment": ["dataset", "seeds", "sizes", "validation_fraction", "validation_seed", "dropout", "model",
-                             "engine", "dtype", "device", "split_seed", "init_range", "data_dir"],
+                             "engine", "dtype", "device", "split_seed", "init_range", "data_dir", "image_shape",
+                             "conv_kernel"],
               "train": ["epochs", "lr", "momentum", "batch_size", "loss"],
               "robustness": ["corruptions", "finetune_epochs", "finetune_lr", "objective"],
               "select": ["candidates"]}[table]
     name = data.draw(st.sampled_from(fields))
     t = tables()
+    if cnn:
+        t["experiment"].update(model="cnn", sizes=[784, 10])
+        t["sleep"]["beta"] = [1.0] * 5
     t[table][name] = value
     try:
         cfg = ProtocolConfig.from_dict(t)

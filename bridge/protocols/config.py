@@ -160,7 +160,8 @@ class ProtocolConfig:
         check_int_list(self.sizes, f"{e}.sizes", min=1, min_len=2)
         if self.sizes[0] != 784:
             raise ConfigError(f"{e}.sizes[0] must be 784 (28 x 28 images), got {self.sizes[0]}")
-        if self.model == "cnn" and list(self.image_shape) != [1, 28, 28]:
+        if self.model == "cnn" and (not isinstance(self.image_shape, (list, tuple))
+                                    or list(self.image_shape) != [1, 28, 28]):
             raise ConfigError(f"{e}.image_shape must be [1, 28, 28] (the data sets' images), got {self.image_shape}")
         if self.sizes[-1] < 10:
             raise ConfigError(f"{e}.sizes[-1] = {self.sizes[-1]} outputs cannot hold the 10 classes")
