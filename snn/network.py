@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import InvalidNetworkError
 
+#: Hebbian rules: ``"reference"`` (the weight-dependent factor f(w)) or ``"plain"`` (the paper's Algorithm 1)
 WEIGHT_RULES = ("reference", "plain")
 
 
@@ -174,10 +175,11 @@ def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
 def hebbian_rows(rows: np.ndarray, pre_on: np.ndarray, inc: float, dec: float, rule: str = "reference") -> np.ndarray:
     """SRC Hebbian update (SRC_SPEC.md section 4) of the weight rows onto neurons that fired.
 
-    rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
-        after this step's input was delivered.
-    pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
-    inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
+    Args:
+        rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
+            after this step's input was delivered.
+        pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
+        inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
 
     Returns the new rows: ``w + inc * f(w)`` where the pre neuron fired, ``w - dec * f(w)``
     where it did not. The one NumPy form of the rule (the compiled engines have their own

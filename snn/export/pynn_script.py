@@ -47,6 +47,7 @@ SCRIPT_NAME = "run_pynn.py"
 NETWORK_NAME = "network.npz"
 INPUT_NAME = "input.npz"
 
+#: the source of the standalone ``run_pynn.py`` that :func:`write_pynn_model` writes (NumPy and PyNN only)
 SCRIPT = r'''#!/usr/bin/env python
 """Standalone PyNN model of a frozen SRC sleep network (written by sleep-replay).
 
