@@ -1,11 +1,12 @@
 """The command-line reference, generated from the real parser (``bridge.cli.build_parser``).
 
 :func:`reference` writes one section per sub-command (usage, description, every flag
-with its metavar and help); :func:`synopsis` the usage lines of every sub-command, which
-README.md and docs/cli.md show (``tests/test_docs.py`` compares them). The Sphinx build
-writes the reference to ``docs/generated/cli_reference.md`` at every build.
+with its metavar and help); :func:`synopsis` the usage lines of every sub-command, with
+which the reference starts. The Sphinx build writes the reference to
+``docs/generated/cli_reference.md`` at every build (docs/cli.md includes it), so a new flag is
+documented without editing the docs; ``tests/test_docs.py`` checks that every flag is in it.
 
-``python docs/_ext/cliref.py`` prints the synopsis (paste it into README.md when a flag changes).
+``python docs/_ext/cliref.py`` prints the synopsis.
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def _flag_rows(parser: argparse.ArgumentParser, group: Any) -> list[str]:
 def reference(parser: argparse.ArgumentParser | None = None) -> str:
     """Markdown: one section per sub-command with its usage, description and every argument."""
     parser = parser or _parser()
-    out = [f"## `{parser.prog}`", "", parser.description or "", "", "```text", usage(parser), "```", ""]
+    out = ["## Synopsis", "", "Every sub-command with every flag:", "", "```text", synopsis(parser), "```", "",
+           f"## `{parser.prog}`", "", parser.description or "", "", "```text", usage(parser), "```", ""]
     for name, sub in subcommands(parser).items():
         out += [f"## `{parser.prog} {name}`", "", _cell(sub.description or ""), "", "```text", usage(sub), "```", ""]
         for group in sub._action_groups:
