@@ -164,7 +164,8 @@ def _stub(module_name: str, name: str, obj: Any, home: str | None) -> str:
         return head + (f"``{module_name}.{name}`` is :{role}:`{home}.{name}`, documented there "
                        f"(:doc:`/api/{home}`).\n")
     if k == "class":
-        return head + f".. autoclass:: {name}\n   :members:\n   :show-inheritance:\n"
+        bases = "   :show-inheritance:\n" if obj.__bases__ != (object,) else ""
+        return head + f".. autoclass:: {name}\n   :members:\n{bases}"
     if k == "function":
         return head + f".. autofunction:: {name}\n"
     doc = data_doc(module_name, name) or ""
