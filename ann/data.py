@@ -237,4 +237,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split_see
     raise DataError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
+#: data set names of :func:`load_dataset` (and of a run config's ``experiment.dataset``)
 DATASETS = ("mnist-subset", "mnist", "fashion-mnist", "features")

@@ -130,16 +130,18 @@ def calibrate(
 ) -> Calibration:
     """Per-layer threshold scales ``beta`` that make each layer fire in its target range.
 
-    model: trained bias-free ReLU network of any depth and width.
-    data: the training data sleep will use (all seen so far), in [0, 1]
-        (anything :func:`bridge.sleep` accepts).
-    base: parameters (or preset name) whose other values are kept; its ``beta``
-        is replaced, so any length is fine.
-    targets: firing-rate ranges (default :class:`RateTargets`).
-    steps: length of each frozen-weight simulation (steps of ``base.dt_s``).
-    max_iter, tolerance: per layer, at most ``max_iter`` simulations; stop when the
-        rate is within a factor ``tolerance`` of the range's geometric centre.
-    start_beta, beta_range: first guess and bounds of ``beta_l``.
+    Args:
+        model: trained bias-free ReLU network of any depth and width.
+        data: the training data sleep will use (all seen so far), in [0, 1]
+            (anything :func:`bridge.sleep` accepts).
+        base: parameters (or preset name) whose other values are kept; its ``beta``
+            is replaced, so any length is fine.
+        targets: firing-rate ranges (default :class:`RateTargets`).
+        steps: length of each frozen-weight simulation (steps of ``base.dt_s``).
+        max_iter, tolerance: per layer, at most ``max_iter`` simulations; stop when the
+            rate is within a factor ``tolerance`` of the range's geometric centre.
+        start_beta, beta_range: first guess and bounds of ``beta_l``.
+
     Returns a :class:`Calibration`; its ``params`` go to :func:`bridge.sleep`.
     """
     t0 = time.perf_counter()

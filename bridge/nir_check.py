@@ -29,14 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 def snntorch_module(graph: nir.NIRGraph, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
-    """``snntorch.import_from_nir(graph)``, optionally converted to ``dtype`` with the
+    """``snntorch.import_nir.import_from_nir(graph)``, optionally converted to ``dtype`` with the
     ``Linear`` weights taken from the graph at that precision (not via float32)."""
     from snntorch.import_nir import import_from_nir
 
     with contextlib.redirect_stdout(io.StringIO()) as out:   # the importer prints its progress
         module = import_from_nir(graph)
     if out.getvalue().strip():
-        logger.debug("snntorch.import_from_nir: %s", out.getvalue().strip())
+        logger.debug("snntorch.import_nir.import_from_nir: %s", out.getvalue().strip())
     if dtype != torch.float32:
         module = module.to(dtype)
         for name, sub in module.named_children():

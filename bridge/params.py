@@ -84,11 +84,12 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 
 def _param(default: Any, unit: str, help: str, check: Callable[[Any, str], Any], *,
-           choices: tuple[str, ...] | None = None, aliases: tuple[str, ...] = ()) -> Any:
-    """A :class:`SleepParams` field with its unit, help text, choices, validator and
-    extra command-line spellings (``aliases``, without the leading ``--``)."""
+           choices: tuple[str, ...] | None = None, aliases: tuple[str, ...] = (), default_text: str = "") -> Any:
+    """A :class:`SleepParams` field with its unit, help text, choices, validator,
+    extra command-line spellings (``aliases``, without the leading ``--``) and, for a
+    default that needs words (``default_text``), how help texts state it."""
     return field(default=default, metadata={"unit": unit, "help": help, "check": check, "choices": choices,
-                                            "aliases": aliases})
+                                            "aliases": aliases, "default_text": default_text})
 
 
 @dataclass
@@ -126,7 +127,8 @@ class SleepParams:
     plasticity_gain: tuple[float, ...] = _param(
         (), "1", "variant (not the paper's): gain g_l >= 0 of the Hebbian rule per weight layer, which then "
                  "learns with g_l * inc and g_l * dec; 0 freezes a layer (a CNN's pooling layers: always 0); empty: 1 "
-                 "for every layer (the reference; 0 for pooling layers)", _gains)
+                 "for every layer (the reference; 0 for pooling layers)", _gains,
+        default_text="empty = 1 for every layer (0 for pooling layers)")
     kernel_update: str = _param(
         KERNEL_UPDATES[0], "", "CNNs: how a convolution's shared kernel gathers one step's updates: summed over the "
                                "post spikes and applied once, or one post spike after the other (docs/cnn.md)",

@@ -93,21 +93,22 @@ class Reservoir:
 class SleepReplay:
     """Sleep Replay Consolidation after each task, in place.
 
-    params: :class:`SleepParams`, a preset name (see :data:`bridge.PRESETS`),
-        ``"auto"`` (calibrate, starting from the MNIST preset) or ``None`` (the
-        MNIST preset).
-    engine, dtype, engine_options, progress: passed to :func:`bridge.sleep`.
-    seed: seeds the sleep input of every task (task ``k`` draws from
-        ``SeedSequence([seed, k])``) and the reservoir.
-    memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
-        of at most ``N`` examples per task.
-    image: ``"seen"`` (the reference): the sleep input is the mean image of all
-        data kept; ``"first_task"``: of the first task's only (the reference's
-        cross-modal runs); the normalization always uses all data kept.
-    calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
-        call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
-        ``calibrate="every_task"`` calibrates again before every sleep, on the
-        network as trained so far and all data kept.
+    Args:
+        params: :class:`SleepParams`, a preset name (see :data:`bridge.PRESETS`),
+            ``"auto"`` (calibrate, starting from the MNIST preset) or ``None`` (the
+            MNIST preset).
+        engine, dtype, engine_options, progress: passed to :func:`bridge.sleep`.
+        seed: seeds the sleep input of every task (task ``k`` draws from
+            ``SeedSequence([seed, k])``) and the reservoir.
+        memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
+            of at most ``N`` examples per task.
+        image: ``"seen"`` (the reference): the sleep input is the mean image of all
+            data kept; ``"first_task"``: of the first task's only (the reference's
+            cross-modal runs); the normalization always uses all data kept.
+        calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
+            call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
+            ``calibrate="every_task"`` calibrates again before every sleep, on the
+            network as trained so far and all data kept.
     """
 
     def __init__(

@@ -38,12 +38,13 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
                         image_x: Any = None) -> SleepNetworkSpec:
     """Convert a trained model into a sleep network (SRC_SPEC.md section 2).
 
-    model: bias-free Linear/ReLU stack, or a CNN (bias-free Conv2d/ReLU/AvgPool2d, then
-        Linear layers; see :mod:`bridge.convert` and docs/cnn.md).
-    seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
-        and the mean image unless ``image_x`` is given).
-    image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
-        (SRC_SPEC.md section 3), e.g. the first task's only; default ``seen_x``.
+    Args:
+        model: bias-free Linear/ReLU stack, or a CNN (bias-free Conv2d/ReLU/AvgPool2d, then
+            Linear layers; see :mod:`bridge.convert` and docs/cnn.md).
+        seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
+            and the mean image unless ``image_x`` is given).
+        image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
+            (SRC_SPEC.md section 3), e.g. the first task's only; default ``seen_x``.
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     params.validate()
@@ -216,33 +217,34 @@ def sleep(
 ) -> SleepOutcome:
     """Put ``model`` to sleep and return a slept copy (the input model is unchanged).
 
-    model: trained bias-free ReLU network.
-    seen_x: ``(n, n_inputs)`` all training data seen so far (normalization and
-        mean image).
-    image_x: ``(m, n_inputs)`` inputs whose mean image drives the sleep instead of
-        ``seen_x``'s (the normalization still uses ``seen_x``); e.g. the first
-        task's data, as the reference's cross-modal runs (SRC_SPEC.md section 5).
-    params: sleep hyperparameters (default: the paper's MNIST preset).
-    steps: sleep length in steps of ``params.dt_s`` (default ``params.steps_first``).
-    engine: back end name, see :func:`snn.available_engines`.
-    seed: seed of the input spike draws; ``uniforms``/``windows`` replace them.
-    dtype: ``"float64"`` or ``"float32"`` sleep arithmetic.
-    record_spikes: keep every spike (``outcome.result.spikes``).
-    record_v: ``{layer name: neuron indices}``: membrane potentials every step
-        (``outcome.result.voltages``).
-    record_drive: ``{layer name: neuron indices}``: synaptic input drive
-        ``(W_l s_{l-1})[i]`` every step (``outcome.result.input_drive``).
-    record_weights_every: N: the weights at steps 0, N, 2N, ...
-        (``outcome.result.weight_snapshots``).
-    inplace: write the slept weights into ``model`` itself (the same Parameter
-        objects, so optimizers built on it stay valid) instead of a copy.
-    engine_options: further engine options (``record_v``/``record_drive`` may
-        also be given here). An option or recording request the engine cannot
-        honour raises :class:`snn.errors.EngineOptionError` before any work.
-    chunk_steps: the input is generated and run in pieces of this many steps,
-        so memory does not grow with the sleep length (except the per-step
-        counts, 32 bytes per step for 3 layers, allocated before any work). The
-        result is the same for any ``chunk_steps``.
+    Args:
+        model: trained bias-free ReLU network.
+        seen_x: ``(n, n_inputs)`` all training data seen so far (normalization and
+            mean image).
+        image_x: ``(m, n_inputs)`` inputs whose mean image drives the sleep instead of
+            ``seen_x``'s (the normalization still uses ``seen_x``); e.g. the first
+            task's data, as the reference's cross-modal runs (SRC_SPEC.md section 5).
+        params: sleep hyperparameters (default: the paper's MNIST preset).
+        steps: sleep length in steps of ``params.dt_s`` (default ``params.steps_first``).
+        engine: back end name, see :func:`snn.available_engines`.
+        seed: seed of the input spike draws; ``uniforms``/``windows`` replace them.
+        dtype: ``"float64"`` or ``"float32"`` sleep arithmetic.
+        record_spikes: keep every spike (``outcome.result.spikes``).
+        record_v: ``{layer name: neuron indices}``: membrane potentials every step
+            (``outcome.result.voltages``).
+        record_drive: ``{layer name: neuron indices}``: synaptic input drive
+            ``(W_l s_{l-1})[i]`` every step (``outcome.result.input_drive``).
+        record_weights_every: N: the weights at steps 0, N, 2N, ...
+            (``outcome.result.weight_snapshots``).
+        inplace: write the slept weights into ``model`` itself (the same Parameter
+            objects, so optimizers built on it stay valid) instead of a copy.
+        engine_options: further engine options (``record_v``/``record_drive`` may
+            also be given here). An option or recording request the engine cannot
+            honour raises :class:`snn.errors.EngineOptionError` before any work.
+        chunk_steps: the input is generated and run in pieces of this many steps,
+            so memory does not grow with the sleep length (except the per-step
+            counts, 32 bytes per step for 3 layers, allocated before any work). The
+            result is the same for any ``chunk_steps``.
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     steps = params.steps_first if steps is None else steps

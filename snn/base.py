@@ -35,12 +35,11 @@ def resolve_dtype(dtype: str | type | np.dtype) -> np.dtype:
 class SleepEngine(abc.ABC):
     """Base class of the sleep back ends.
 
-    Parameters
-    ----------
-    dtype: arithmetic precision, ``"float64"`` (default) or ``"float32"``.
-    record_spikes: keep every spike (for rasters and Neo export); per-step
-        counts and per-neuron totals are always kept.
-    progress: show a tqdm progress bar while running.
+    Args:
+        dtype: arithmetic precision, ``"float64"`` (default) or ``"float32"``.
+        record_spikes: keep every spike (for rasters and Neo export); per-step
+            counts and per-neuron totals are always kept.
+        progress: show a tqdm progress bar while running.
     """
 
     #: name under which the engine is registered

@@ -154,18 +154,17 @@ def _sleep_steps(wflat, w_off, sizes, v, v_off, alpha, thresh, consts, amp, plai
 class FastEngine(SleepEngine):
     """Event-driven compiled SRC engine (the default).
 
-    Parameters
-    ----------
-    chunk_steps: steps per compiled call; progress is reported between chunks
-        and Ctrl-C takes effect there, leaving a consistent state. Under
-        :func:`snn.activity_limit` a chunk is also the limit's block, run in calls of
-        at most ``snn.limits.EARLY_CHECK_STEPS`` steps (same spikes and weights).
-    record_v: ``{layer name: neuron indices}`` whose membrane potential is
-        recorded every step (after integration, before threshold and reset), in
-        :attr:`SleepResult.voltages <snn.spikes.SleepResult>`.
-    record_drive: ``{layer name: neuron indices}`` whose synaptic input drive
-        ``(W_l s_{l-1})[i]`` is recorded every step, in ``SleepResult.input_drive``.
-    (other parameters: see :class:`~snn.base.SleepEngine`)
+    Args:
+        chunk_steps: steps per compiled call; progress is reported between chunks
+            and Ctrl-C takes effect there, leaving a consistent state. Under
+            :func:`snn.activity_limit` a chunk is also the limit's block, run in calls of
+            at most ``snn.limits.EARLY_CHECK_STEPS`` steps (same spikes and weights).
+        record_v: ``{layer name: neuron indices}`` whose membrane potential is
+            recorded every step (after integration, before threshold and reset), in
+            :attr:`SleepResult.voltages <snn.spikes.SleepResult>`.
+        record_drive: ``{layer name: neuron indices}`` whose synaptic input drive
+            ``(W_l s_{l-1})[i]`` is recorded every step, in ``SleepResult.input_drive``.
+        (other parameters: see :class:`~snn.base.SleepEngine`)
 
     Recording reads the state only; spikes and weights are the same with or without it.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Hebbian weight rules: the reference's weight-dependent factor, or plain inc/dec
+#: Hebbian rules: ``"reference"`` (the weight-dependent factor f(w)) or ``"plain"`` (the paper's Algorithm 1)
 WEIGHT_RULES = ("reference", "plain")
 #: weight scale of the reference factor f(w) = 2 * (1 - 1 / (1 + exp(-w / W_SCALE)))
 W_SCALE = 0.001
@@ -34,10 +34,11 @@ def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
 def hebbian_rows(rows: np.ndarray, pre_on: np.ndarray, inc: float, dec: float, rule: str = "reference") -> np.ndarray:
     """SRC Hebbian update (SRC_SPEC.md section 4) of the weight rows onto neurons that fired.
 
-    rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
-        after this step's input was delivered.
-    pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
-    inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
+    Args:
+        rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
+            after this step's input was delivered.
+        pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
+        inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
 
     Returns the new rows: ``w + inc * f(w)`` where the pre neuron fired, ``w - dec * f(w)``
     where it did not.

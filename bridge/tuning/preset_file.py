@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..experiments.results_io import atomic_write
 from ..params import SleepParams, read_config
 
+#: file name of the tuned preset a search writes into its output folder
 PRESET_FILE = "preset.toml"
 _HEADER = ("# Sleep parameters found by `sleep-replay tune` (validation split of the training data).\n"
            "# Use in a run config:  [sleep] preset = \"{path}\"\n")

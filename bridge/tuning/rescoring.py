@@ -126,10 +126,12 @@ def rescore(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = 
     stored, with the given tuning ``seeds`` / validation fields instead of the config's
     (``None``: the config's own; the same settings give the study's values back).
 
-    storage / study_name: as for :func:`~.tuner.tune` (default ``out/study.journal``).
-    workers / scheduler / threads_per_worker: as for ``tune`` (default: serially in this
-        process, with its torch thread count).
-    data: the run's tasks, as for ``tune``; only their training data are used.
+    Args:
+        storage / study_name: as for :func:`~.tuner.tune` (default ``out/study.journal``).
+        workers / scheduler / threads_per_worker: as for ``tune`` (default: serially in this
+            process, with its torch thread count).
+        data: the run's tasks, as for ``tune``; only their training data are used.
+
     A trial that fails (e.g. a runaway sleep, ``tune.max_spikes_per_step``) gets
     ``value`` ``None`` and its ``error``. Raises :class:`ConfigError` naming the field
     (``top``, ``tune.seeds``, ``tune.validation_fraction``, ``tune.storage``, ...)

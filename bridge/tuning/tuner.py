@@ -202,14 +202,16 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     """Search the sleep parameters of ``config`` (a :class:`TuneConfig`, its tables,
     or a TOML/JSON file) and write the results to ``out``.
 
-    trials: finished trials the study should hold (a resumed study runs only the rest).
-    workers / scheduler: run trials on a local Dask cluster of that many processes,
-        or on the cluster at that address (default: serially in this process).
-    threads_per_worker: torch/BLAS threads of every trial, serial or on Dask (default:
-        this process's torch thread count, so Dask trials give the serial values).
-    storage / study_name: override ``tune.storage`` (default ``out/study.journal``) / ``tune.study_name``.
-    data: the run's tasks (``load_tasks(...)`` or a list of :class:`ann.Task`), else loaded
-        here; only their training data are used.
+    Args:
+        trials: finished trials the study should hold (a resumed study runs only the rest).
+        workers / scheduler: run trials on a local Dask cluster of that many processes,
+            or on the cluster at that address (default: serially in this process).
+        threads_per_worker: torch/BLAS threads of every trial, serial or on Dask (default:
+            this process's torch thread count, so Dask trials give the serial values).
+        storage / study_name: override ``tune.storage`` (default ``out/study.journal``) / ``tune.study_name``.
+        data: the run's tasks (``load_tasks(...)`` or a list of :class:`ann.Task`), else loaded
+            here; only their training data are used.
+
     Raises :class:`~bridge.errors.ConfigError` naming the field before any trial.
     """
     t0 = time.perf_counter()

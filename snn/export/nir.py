@@ -108,11 +108,12 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
            threshold_precision: str = "float64") -> nir.NIRGraph:
     """The frozen ``network`` as a ``nir.NIRGraph`` (mapping: module docstring).
 
-    dt: the importer's time step in seconds; default ``network.dt_ms * 1e-3``. Pass
-        :data:`SNNTORCH_DT` for snnTorch, whose importer assumes ``1e-4`` s.
-    leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
-    threshold_precision: precision of the importer's membrane potential (``"float64"``
-        or ``"float32"``, snnTorch's default) for the ``>=`` to ``>`` compensation.
+    Args:
+        dt: the importer's time step in seconds; default ``network.dt_ms * 1e-3``. Pass
+            :data:`SNNTORCH_DT` for snnTorch, whose importer assumes ``1e-4`` s.
+        leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
+        threshold_precision: precision of the importer's membrane potential (``"float64"``
+            or ``"float32"``, snnTorch's default) for the ``>=`` to ``>`` compensation.
     """
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")

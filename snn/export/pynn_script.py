@@ -61,6 +61,7 @@ MODULE_FOLDER = "nest_module"
 #: values of ``write_pynn_model(plasticity=...)``
 PLASTICITY = ("frozen", "native")
 
+#: the source of the standalone ``run_pynn.py`` that :func:`write_pynn_model` writes (NumPy and PyNN only)
 SCRIPT = r'''#!/usr/bin/env python
 """Standalone PyNN model of an SRC sleep network (written by sleep-replay).
 
