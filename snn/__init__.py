@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
+from .extras import pip_command
 from .base import SleepEngine
 from .limits import activity_limit
 from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
@@ -68,7 +69,7 @@ def engine_class(name: str) -> type[SleepEngine]:
             raise
         raise MissingExtraError(
             f"engine {name!r} needs the {entry.extra!r} extra ({exc.name or exc} is not installed): "
-            f"pip install \"sleep-replay[{entry.extra}]\""
+            f"{pip_command(entry.extra)}"
         ) from exc
     return getattr(module, cls_name)
 
