@@ -25,6 +25,7 @@ from ann import DATASETS
 from ann.baselines import LEARNERS
 from ann.training import LOSSES
 from snn.base import DTYPES
+from snn.errors import MissingExtraError
 
 from .version import __version__
 from .errors import USER_ERRORS, ConfigError
@@ -146,8 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--engine", default="fast", metavar="ENGINE", help=f"sleep engine: {engines} (default fast)")
     c.add_argument("--dtype", default="float64", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
     for name, module in EXTRA_COMMANDS.items():
-        importlib.import_module(module).add_parser(sub, parents=[verbose])
+        try:
+            importlib.import_module(module).add_parser(sub, parents=[verbose])
+        except MissingExtraError as exc:  # listed, and running it says which extra to install
+            _add_unavailable_command(sub, name, exc, parents=[verbose])
     return p
+
+
+def _add_unavailable_command(sub: Any, name: str, error: MissingExtraError,
+                             parents: list[argparse.ArgumentParser]) -> None:
+    """A sub-command whose optional dependencies are not installed: it takes any
+    arguments and fails with ``error`` (exit 2), which names the extra."""
+    p = sub.add_parser(name, parents=parents, help=f"(not installed: {error})", description=str(error))
+    p.set_defaults(missing_extra=error)
 
 
 # ----------------------------------------------------------------- config
@@ -290,11 +302,16 @@ COMMANDS = {"run": _cmd_run, "conformance": _cmd_conformance}
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits 2 itself on a bad flag)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "missing_extra", None) is None:  # what parse_args does
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
     try:
+        if getattr(args, "missing_extra", None) is not None:
+            raise args.missing_extra
+        run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
         return run(args)
     except USER_ERRORS as exc:  # bad input: one line; anything else is a bug and propagates
         if args.verbose:

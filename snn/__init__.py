@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
+from .extras import pip_command
 from .base import SleepEngine
 from .limits import activity_limit
 from .layers import Conv2d, Dense, Pool2d
@@ -72,7 +73,7 @@ def engine_class(name: str) -> type[SleepEngine]:
             raise
         raise MissingExtraError(
             f"engine {name!r} needs the {entry.extra!r} extra ({exc.name or exc} is not installed): "
-            f"pip install \"sleep-replay[{entry.extra}]\""
+            f"{pip_command(entry.extra)}"
         ) from exc
     return getattr(module, cls_name)
 

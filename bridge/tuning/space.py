@@ -23,11 +23,13 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-import optuna.distributions as od
+from snn.extras import require
 
 from ..errors import ConfigError
 from ..params import SleepParams, field_specs
 from ..validation import check_bool, check_float, check_mapping, is_int, is_real
+
+od = require("optuna.distributions")
 
 #: fields that are never searched: the simulation step is redundant with the input rate
 FIXED_FIELDS = ("dt_s",)

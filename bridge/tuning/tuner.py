@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState
-
 from ann import Task
+from snn.extras import require
 
 from ..errors import ClusterError, ConfigError
 from ..experiments.results_io import results_dir, write_json
@@ -35,6 +32,10 @@ from .preset_file import PRESET_FILE, write_preset_file
 from .space import layer_values
 from .study import (JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials,
                     trial_errors)
+
+optuna = require("optuna")
+CategoricalDistribution = require("optuna.distributions").CategoricalDistribution
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 

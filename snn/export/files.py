@@ -39,13 +39,15 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import h5py
 import numpy as np
 
 from ..errors import InvalidNetworkError, InvalidSpikesError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..spikes import InputSpikes, SleepResult, SpikeRecord
 from ..atomic_io import atomic_write
+from ..extras import require
+
+h5py = require("h5py", what="HDF5 files")
 
 #: value of the root attribute ``format``
 FORMAT_NAME = "sleep-replay"

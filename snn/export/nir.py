@@ -42,12 +42,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nir
 import numpy as np
 
 from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..atomic_io import atomic_write
+from ..extras import require
+
+nir = require("nir", what="NIR export")
 
 #: snnTorch's ``import_from_nir`` discretises every LIF with this step (s)
 SNNTORCH_DT = 1e-4
