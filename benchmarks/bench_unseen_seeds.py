@@ -206,7 +206,7 @@ def plan(repo: Path, claims: Sequence[Claim], committed_seeds: Sequence[int], ne
 
 
 def run_missing(repo: Path, out: Path, need: dict[str, dict[str, list]], progress: bool = True,
-                after_each=None) -> dict[str, float]:
+                after_each=None, threads: int | None = None) -> dict[str, float]:
     """Run every config of ``need`` that lacks a cell (the harness reuses the finished
     ones); ``after_each()`` is called after each config. Returns config -> wall time in s."""
     walls = {}
@@ -220,7 +220,7 @@ def run_missing(repo: Path, out: Path, need: dict[str, dict[str, list]], progres
         print(f"{config}: {len(missing)} of {len(entry['methods']) * len(entry['seeds'])} cells to run "
               f"({', '.join(entry['methods'])}; seeds {seed_set_name(entry['seeds'])})", flush=True)
         t0 = time.perf_counter()
-        run_experiment(cfg, run_folder(out, config), progress=progress, save_models=False)
+        run_experiment(cfg, run_folder(out, config), progress=progress, save_models=False, threads_per_worker=threads)
         walls[config] = time.perf_counter() - t0
         print(f"{config}: done in {walls[config] / 60:.1f} min", flush=True)
         if after_each is not None:
@@ -348,6 +348,8 @@ def main(argv: list[str] | None = None, claims: Sequence[Claim] = CLAIMS, repo: 
                    help="seeds read from the committed results (default 0-4)")
     p.add_argument("--out", default=str(repo / "results" / "paper" / "unseen_seeds"))
     p.add_argument("--check-committed", action="store_true", help="rerun the committed seeds too and report the difference")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads of every cell (default: the harness's, "
+                   "this process's torch thread count; on a loaded machine 1 avoids threads waiting on each other)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -359,6 +361,8 @@ def main(argv: list[str] | None = None, claims: Sequence[Claim] = CLAIMS, repo: 
     unknown = sorted(set(args.claims or []) - set(by_name))
     if unknown:
         p.error(f"unknown claim(s) {unknown}; known: {sorted(by_name)}")
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
     if set(args.seeds) & set(args.committed_seeds):
         p.error(f"--seeds {args.seeds} overlap --committed-seeds {args.committed_seeds}")
     selected = [by_name[n] for n in args.claims] if args.claims else list(claims)
@@ -380,7 +384,8 @@ def _run(repo: Path, out: Path, selected: Sequence[Claim], claims: Sequence[Clai
         write_results(repo, out, args.committed_seeds, args.seeds, walls, claims)
 
     t0 = time.perf_counter()
-    walls.update(run_missing(repo, out, need, progress=not args.no_progress, after_each=write))
+    walls.update(run_missing(repo, out, need, progress=not args.no_progress, after_each=write,
+                             threads=args.threads))
     result = write_results(repo, out, args.committed_seeds, args.seeds, walls, claims)
     print(markdown(result).split("\n## ")[0])
     print(f"total wall time {(time.perf_counter() - t0) / 60:.1f} min; {out / 'summary.md'}")
