@@ -22,7 +22,8 @@ import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy import stats
+
+from snn.extras import require
 
 
 def per_seed_accuracy(summary: Mapping[str, Any], method: str) -> dict[int, float]:
@@ -77,6 +78,7 @@ def paired_stats(a: Mapping[int, float], b: Mapping[int, float], seeds: Sequence
     b_mean, b_sd = _mean_sd(bv)
     g_mean, g_sd = _mean_sd(gain)
     varied = gain.size > 1 and np.ptp(gain) > 0
+    stats = require("scipy.stats", what="paired tests of seed comparisons")
     return {
         "n": len(seeds), "seeds": seeds, "a": av.tolist(), "b": bv.tolist(), "gain": gain.tolist(),
         "a_mean": a_mean, "a_sd": a_sd, "b_mean": b_mean, "b_sd": b_sd, "gain_mean": g_mean, "gain_sd": g_sd,
