@@ -43,7 +43,7 @@ def cell_numbers(out: Path) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?", default=str(REPO / "configs" / "fashion_mnist.toml"))
+    p.add_argument("config", nargs="?", default=str(REPO / "configs" / "tables" / "fashion_mnist.toml"))
     p.add_argument("--workers", type=int, nargs="+", default=[2], help="local worker counts to time")
     p.add_argument("--out", default=str(REPO / "results" / "bench_distributed"))
     p.add_argument("--threads-per-worker", type=int, default=None,

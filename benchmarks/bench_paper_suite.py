@@ -1,11 +1,11 @@
 """Wall time of a whole Table 1 suite (default: full Fashion-MNIST, every method, 5 seeds).
 
-    python benchmarks/bench_paper_suite.py [CONFIG] [--out results/paper/fashion_mnist] [--resume]
+    python benchmarks/bench_paper_suite.py [CONFIG] [--out results/paper/tables/fashion_mnist] [--resume]
 
 Runs the config from scratch (earlier results in the folder are archived) unless
 ``--resume``, prints the results table, the wall time and the time per method,
 and leaves summary.json / summary.md / accuracy_over_tasks.png in the folder.
-Target on the 2-core reference machine: <= 45 minutes for configs/fashion_mnist.toml.
+Target on the 2-core reference machine: <= 45 minutes for configs/tables/fashion_mnist.toml.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?", default=str(REPO / "configs" / "fashion_mnist.toml"))
-    p.add_argument("--out", default=str(REPO / "results" / "paper" / "fashion_mnist"))
+    p.add_argument("config", nargs="?", default=str(REPO / "configs" / "tables" / "fashion_mnist.toml"))
+    p.add_argument("--out", default=str(REPO / "results" / "paper" / "tables" / "fashion_mnist"))
     p.add_argument("--resume", action="store_true", help="keep finished (method, seed) runs")
     p.add_argument("--budget-min", type=float, default=45.0, help="target wall time in minutes")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """Wall time of a sleep-parameter study: serial vs Dask workers (issue 13).
 
-    python benchmarks/bench_tune.py                       # 100-trial MNIST-subset SRC study (configs/tune_subset.toml)
+    python benchmarks/bench_tune.py                       # 100-trial MNIST-subset SRC study (configs/search/tune_subset.toml)
     python benchmarks/bench_tune.py --trials 20 --workers 0 2
     python benchmarks/bench_tune.py --workers 2 --threads-per-worker 1   # no oversubscription on 2 cores
     python benchmarks/bench_tune.py --quick               # tiny network, 6 trials: checks the script
@@ -35,7 +35,7 @@ QUICK = {
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="configs/tune_subset.toml")
+    ap.add_argument("--config", default="configs/search/tune_subset.toml")
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0 = serial")
     ap.add_argument("--threads-per-worker", type=int, default=None, metavar="N",

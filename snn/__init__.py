@@ -17,9 +17,11 @@ from typing import Any, Mapping
 
 from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
+from .extras import pip_command
 from .base import SleepEngine
 from .limits import activity_limit
-from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
+from .layers import Conv2d, Dense, Pool2d
+from .network import KERNEL_UPDATES, WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
 from .spikes import InputSpikes, SleepResult, SpikeRecord, VoltageTrace
 
 
@@ -71,7 +73,7 @@ def engine_class(name: str) -> type[SleepEngine]:
             raise
         raise MissingExtraError(
             f"engine {name!r} needs the {entry.extra!r} extra ({exc.name or exc} is not installed): "
-            f"pip install \"sleep-replay[{entry.extra}]\""
+            f"{pip_command(entry.extra)}"
         ) from exc
     return getattr(module, cls_name)
 
@@ -92,11 +94,15 @@ def get_engine(name: str, **options: Any) -> SleepEngine:
 
 __all__ = [
     "activity_limit",
+    "Conv2d",
+    "Dense",
     "ENGINES",
     "EngineEntry",
     "engine_class",
     "errors",
     "InputSpikes",
+    "KERNEL_UPDATES",
+    "Pool2d",
     "SleepEngine",
     "SleepNetwork",
     "SleepResult",

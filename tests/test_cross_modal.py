@@ -108,9 +108,9 @@ def test_new_fields_at_their_defaults_keep_earlier_fingerprints():
     """Studies written before the fields existed still resume: the search
     fingerprints of the committed studies are those of their configs today."""
     for name in ("tune_subset", "tune_subset_refine"):
-        stored = tomllib.loads((ROOT / "results/paper" / name / "preset.toml").read_text())
+        stored = tomllib.loads((ROOT / "results/paper/search" / name / "preset.toml").read_text())
         stored = next(v for v in stored.values() if isinstance(v, dict) and "search_fingerprint" in v)
-        assert TuneConfig.from_file(ROOT / "configs" / f"{name}.toml").fingerprint() == stored["search_fingerprint"]
+        assert TuneConfig.from_file(ROOT / "configs/search" / f"{name}.toml").fingerprint() == stored["search_fingerprint"]
     cfg = tiny()
     assert dataclasses.replace(cfg, sleep_image="first_task").fingerprint() != cfg.fingerprint()
     assert dataclasses.replace(cfg, accuracy_weighting="tasks").fingerprint() != cfg.fingerprint()
@@ -118,7 +118,7 @@ def test_new_fields_at_their_defaults_keep_earlier_fingerprints():
 
 @pytest.mark.parametrize("name", ["mnist_to_fashion_reference", "fashion_to_mnist_reference"])
 def test_reference_cross_modal_configs(name):
-    cfg = ExperimentConfig.from_file(ROOT / "configs" / f"{name}.toml")
+    cfg = ExperimentConfig.from_file(ROOT / "configs/tables" / f"{name}.toml")
     assert cfg.sleep_image == "first_task" and cfg.accuracy_weighting == "tasks"
     assert cfg.max_train_per_task is None and cfg.sleep.steps_first == 255 and cfg.sleep.steps_per_task == 0
     # 2 epochs of the 60000 Fashion-MNIST images = the reference's 1200 updates per task

@@ -123,15 +123,28 @@ def test_method_grammar():
         ExperimentConfig.from_dict({"experiment": {"methods": ["parallel(epochs=0)"]}})
 
 
+def test_configs_index_lists_every_config():
+    """configs/README.md is the index of the shipped configs: every file is listed, none that is gone."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "configs"
+    shipped = {p.relative_to(root).as_posix() for p in root.rglob("*.toml")}
+    listed = set(re.findall(r"^\| `([\w/.-]+\.toml)` \|", (root / "README.md").read_text(), flags=re.M))
+    assert shipped == listed, (sorted(shipped - listed), sorted(listed - shipped))
+
+
 def test_shipped_configs_parse():
     from pathlib import Path
-    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.toml"))
     assert configs
     from bridge.params import read_config
     from bridge.experiments import PatchesConfig
     for path in configs:
         if "patches" in read_config(path):
             PatchesConfig.from_dict(read_config(path))
+        elif "robustness" in read_config(path) or "limited_data" in read_config(path):  # a protocol config
+            from bridge.protocols import ProtocolConfig
+            ProtocolConfig.from_file(str(path))
         elif "tune" in read_config(path):  # a tuner config: [tune] + the experiment it tunes
             from bridge.tuning.config import TuneConfig
             TuneConfig.from_file(path)

@@ -377,7 +377,7 @@ def test_interrupted_search_keeps_its_best_and_resumes(tmp_path, tasks_data, mon
 def test_example_tuning_configs_are_valid():
     from pathlib import Path
 
-    configs = sorted(Path(__file__).resolve().parents[1].glob("configs/tune_*.toml"))
+    configs = sorted(Path(__file__).resolve().parents[1].glob("configs/search/tune_*.toml"))
     assert configs
     for path in configs:
         cfg = TuneConfig.from_file(path)

@@ -52,12 +52,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nir
 import numpy as np
 
 from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..atomic_io import atomic_write
+from ..extras import require
+
+nir = require("nir", what="NIR export")
 
 #: snnTorch's ``import_from_nir`` discretises every LIF with this step (s)
 SNNTORCH_DT = 1e-4
@@ -161,25 +163,25 @@ def to_nir(network: SleepNetwork, target: str | None = None, *, dt: float | None
     """The frozen ``network`` as a ``nir.NIRGraph`` for the importer ``target`` (mapping:
     module docstring).
 
-    target: ``"snntorch"`` (``dt = 1e-4`` s, Euler, float32: spike for spike in
-        snnTorch), ``"generic"`` (``dt`` = the network's step, Euler, float64), or
-        ``None`` with an explicit ``dt``. Required: NIR leaves the time step to the
-        importer, and a wrong one silently gives other spikes.
-    dt: the importer's time step in seconds (overrides the target's).
-    leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
-    threshold_precision: precision of the importer's membrane potential (``"float64"``
-        or ``"float32"``) for the ``>=`` to ``>`` compensation.
-    synapse: ``"linear"`` (``Linear`` nodes) or ``"affine"`` (``Affine`` with a zero
-        bias, for importers that read only ``Affine``, such as Sinabs).
+    Args:
+        target: ``"snntorch"`` (``dt = 1e-4`` s, Euler, float32: spike for spike in
+            snnTorch), ``"generic"`` (``dt`` = the network's step, Euler, float64), or
+            ``None`` with an explicit ``dt``. Required: NIR leaves the time step to the
+            importer, and a wrong one silently gives other spikes.
+        dt: the importer's time step in seconds (overrides the target's).
+        leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
+        threshold_precision: precision of the importer's membrane potential (``"float64"``
+            or ``"float32"``) for the ``>=`` to ``>`` compensation.
+        synapse: ``"linear"`` (``Linear`` nodes) or ``"affine"`` (``Affine`` with a zero
+            bias, for importers that read only ``Affine``, such as Sinabs).
     """
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("to_nir()")
     opts = export_options(network, target, dt=dt, leak=leak, threshold_precision=threshold_precision,
                           synapse=synapse)
     dt, leak, threshold_precision = opts["dt"], opts["leak"], opts["threshold_precision"]
-    if not (dt > 0 and math.isfinite(dt)):
-        raise InvalidNetworkError(f"dt must be a finite time step > 0 (seconds), got {dt}")
     tau = tau_from_decay(network.decay, dt, leak)
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array([network.sizes[0]]))}
     edges: list[tuple[str, str]] = []

@@ -61,6 +61,7 @@ MODULE_FOLDER = "nest_module"
 #: values of ``write_pynn_model(plasticity=...)``
 PLASTICITY = ("frozen", "native")
 
+#: the source of the standalone ``run_pynn.py`` that :func:`write_pynn_model` writes (NumPy and PyNN only)
 SCRIPT = r'''#!/usr/bin/env python
 """Standalone PyNN model of an SRC sleep network (written by sleep-replay).
 
@@ -341,6 +342,7 @@ def write_pynn_model(folder: str | os.PathLike, network: SleepNetwork, input_spi
     if plasticity not in PLASTICITY:
         raise EngineOptionError(f"plasticity must be one of {PLASTICITY}, got {plasticity!r}")
     network.validate()
+    network.require_dense("write_pynn_model()")
     if input_spikes is not None:
         if not isinstance(input_spikes, SpikeRecord):
             raise WrongTypeError(f"input_spikes must be InputSpikes, got {type(input_spikes).__name__}")

@@ -44,24 +44,23 @@ _OWNER: dict[str, int] = {}
 class PyNNEngine(SleepEngine):
     """The sleep network as a PyNN model on NEST or Brian2.
 
-    Parameters
-    ----------
-    simulator: ``"nest"`` (pyNN.nest, NEST 3) or ``"brian2"`` (pyNN.brian2).
-    plasticity: ``"exact"`` (default: SRC Hebbian rule applied between
-        single simulator steps; same spikes and weights as the fast engine),
-        ``"native"`` (NEST only: the rule inside NEST, in the synapse model
-        ``src_synapse`` of the extension module :mod:`snn.nestmodule`, built once
-        and cached; same spikes and weights, runs like ``frozen``) or
-        ``"frozen"`` (fixed weights, the simulator runs each ``run`` in a few
-        calls).
-    codegen: Brian2 only: ``"numpy"`` (default, no compiler needed) or
-        ``"cython"``.
-    threads: NEST only: ``local_num_threads`` (default 1; the exact mode's
-        weight write-back assumes 1).
-    compiler: ``plasticity="native"`` only: the C++ compiler that builds the
-        module (default ``$CXX`` or ``g++``).
-    dtype: only ``"float64"`` (the simulators compute in double precision).
-    (``record_spikes``, ``progress``: see :class:`~snn.base.SleepEngine`.)
+    Args:
+        simulator: ``"nest"`` (pyNN.nest, NEST 3) or ``"brian2"`` (pyNN.brian2).
+        plasticity: ``"exact"`` (default: SRC Hebbian rule applied between
+            single simulator steps; same spikes and weights as the fast engine),
+            ``"native"`` (NEST only: the rule inside NEST, in the synapse model
+            ``src_synapse`` of the extension module :mod:`snn.nestmodule`, built once
+            and cached; same spikes and weights, runs like ``frozen``) or
+            ``"frozen"`` (fixed weights, the simulator runs each ``run`` in a few
+            calls).
+        codegen: Brian2 only: ``"numpy"`` (default, no compiler needed) or
+            ``"cython"``.
+        threads: NEST only: ``local_num_threads`` (default 1; the exact mode's
+            weight write-back assumes 1).
+        compiler: ``plasticity="native"`` only: the C++ compiler that builds the
+            module (default ``$CXX`` or ``g++``).
+        dtype: only ``"float64"`` (the simulators compute in double precision).
+        (``record_spikes``, ``progress``: see :class:`~snn.base.SleepEngine`.)
 
     ``name`` is ``"pynn.<simulator>"``. After ``run``: :attr:`neo_block` holds the
     run's spikes as recorded by PyNN (one ``neo.Block`` in the layout of
