@@ -30,6 +30,7 @@ API_MODULES: list[tuple[str, str]] = [
     ("snn.neo_export", "sleep spikes as Neo blocks and files"),
     ("snn.brian2", "the brian2 engine"),
     ("snn.pynn", "the pynn.nest and pynn.brian2 engines"),
+    ("snn.nestmodule", "the SRC rule inside NEST: the src_synapse module, its build, cache and bulk weight readout"),
     ("snn.errors", "typed errors of the sleep side"),
     ("bridge", "the front door: sleep, SleepReplay, presets, calibration, conversion"),
     ("bridge.experiments", "the experiment harness behind sleep-replay run"),
