@@ -66,6 +66,15 @@ def test_native_gives_the_dense_engines_spikes_and_weights(rule):
     assert np.array_equal(got.weights[1], net.weights[1])  # gain 0: unchanged
 
 
+def test_two_nest_threads_give_the_same_sleep():
+    """Connections live on their target's thread; each thread replays its own synapses
+    and the bulk readout visits every thread."""
+    net, spikes = random_network(), random_input(steps=150)
+    got = snn.get_engine("pynn.nest.native", threads=2).build(net.copy()).run(spikes)
+    (ref,) = dense(net, spikes)
+    assert_equal_results(ref, got)
+
+
 def test_weights_read_mid_sleep_replay_pending_updates_and_change_nothing():
     """A read is a flush of the synapse's view only: reading after 150 steps (through
     the module and through PyNN's Projection.get) gives the dense engine's weights
