@@ -128,6 +128,14 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         "other operation has no spiking counterpart")
 
 
+def unwrap_compiled(model: nn.Module) -> nn.Module:
+    """The module a ``torch.compile`` wrapper holds (its ``_orig_mod``, which shares the
+    Parameters), or ``model`` itself; the bridge reads and writes that module."""
+    while isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        model = model._orig_mod
+    return model
+
+
 def read_model(model: nn.Module) -> ModelGraph:
     """Read ``model``'s forward computation with :mod:`torch.fx` and validate it.
 
@@ -138,6 +146,7 @@ def read_model(model: nn.Module) -> ModelGraph:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    model = unwrap_compiled(model)  # torch.compile'd: the original module (same Parameters)
     try:
         graph = _Tracer().trace(model)
     except Exception as exc:  # data-dependent control flow, unsupported Python
@@ -190,6 +199,10 @@ def read_model(model: nn.Module) -> ModelGraph:
     if not linears:
         raise ModelError("model has no Linear layers")
     for l, lin in enumerate(linears):
+        if lin.weight.dtype not in (torch.float32, torch.float64, torch.float16):
+            raise ModelError(f"Linear layer {l} has {str(lin.weight.dtype).replace('torch.', '')} weights; sleep "
+                             "reads float16, float32 or float64 weights: call model.float() before sleeping (and convert "
+                             "back afterwards if you train in lower precision)")
         if not torch.isfinite(lin.weight).all():
             raise ModelError(f"Linear layer {l} has NaN or infinite weights")
     return ModelGraph(linears, flattens_input, operations)
@@ -215,6 +228,7 @@ def layer_output_maxima(model: nn.Module, x: np.ndarray, batch_size: int = 1000)
     end for the last layer. ``x`` is cast to the model's dtype and device.
     Returns ``(L,)``.
     """
+    model = unwrap_compiled(model)  # no compilation for a few forward passes
     linears = check_model(model)
     maxima = np.full(len(linears), -np.inf)
     for acts in iter_layer_activations(model, x, batch_size, linears=linears):

@@ -75,11 +75,20 @@ def format_summary(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis for parsed ``args``; returns the exit code (0)."""
+    from ..errors import AnalysisError
     from ..experiments.results_io import results_lock, write_json
     from .run import analyze_run
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / ANALYSIS_DIR
+    # checked before the lock (which would create a missing folder) and before any work
+    if not run_dir.is_dir():
+        raise AnalysisError(f"run folder {run_dir} {'is not a folder' if run_dir.exists() else 'does not exist'}; "
+                            "give the --out folder of a finished `sleep-replay run`")
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"--out {out} exists and is not a folder; name a folder for the analysis")
+    if args.top_n is not None and args.top_n < 1:
+        raise AnalysisError(f"--top-n must be an integer >= 1, got {args.top_n}")
     with results_lock(run_dir):  # no run may write the folder meanwhile
         report = analyze_run(run_dir, method=args.method, seeds=args.seeds, top_n=args.top_n,
                              figures_dir=None if args.no_figures else out, progress=not args.no_progress)

@@ -109,24 +109,40 @@ def open_run(run_dir: str | Path, method: str | None = None, seeds: Sequence[int
                     raise MissingModelsError(
                         f"{run} has no saved model {p.relative_to(run)}: rerun `sleep-replay run` with this "
                         "version (it saves each model before and after each sleep) to analyse the run")
+                read_saved_model(p, cfg, seed)  # a damaged file fails here, before any work
     tasks, x_test, y_test = load_tasks(cfg)
     return RunData(run, cfg, method, seeds, tasks, x_test, y_test)
 
 
-def load_model(data: RunData, seed: int, task: int, stage: str) -> torch.nn.Module:
-    """The saved model of ``seed`` after task ``task`` (1-based) at ``stage``."""
-    from ..experiments import model_path, new_model
+def read_saved_model(path: Path, cfg: Any, seed: int) -> torch.nn.Module:
+    """The model saved at ``path`` by a run of ``cfg``, in eval mode. A file that is
+    damaged, truncated, not a saved state dict or of another network raises
+    :class:`~bridge.errors.AnalysisError` naming it."""
+    from ..experiments import new_model
 
-    model = new_model(data.cfg, seed, logits=False)
-    state = torch.load(model_path(data.run_dir, data.method, seed, task, stage), map_location="cpu",
-                       weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, pickle/zip errors, EOFError... for a damaged file
+        first = " ".join(str(exc).split()).split(". ")[0]  # torch's advice after it does not apply here
+        raise AnalysisError(f"saved model {path} cannot be read: it is damaged or truncated ({type(exc).__name__}: "
+                            f"{first}); rerun `sleep-replay run --fresh` to make it again") from exc
+    model = new_model(cfg, seed, logits=False)
+    if not isinstance(state, dict):
+        raise AnalysisError(f"saved model {path} holds a {type(state).__name__}, not a model's state dict")
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise AnalysisError(f"saved model of seed {seed}, task {task} ({stage}) does not fit the run's "
-                            f"network {data.cfg.sizes}: {exc}") from None
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise AnalysisError(f"saved model {path} does not fit the run's network {cfg.sizes}: "
+                            f"{' '.join(str(exc).split())}") from None
     model.eval()
     return model
+
+
+def load_model(data: RunData, seed: int, task: int, stage: str) -> torch.nn.Module:
+    """The saved model of ``seed`` after task ``task`` (1-based) at ``stage``."""
+    from ..experiments import model_path
+
+    return read_saved_model(model_path(data.run_dir, data.method, seed, task, stage), data.cfg, seed)
 
 
 def selective_count(top_n: int, width: int) -> int:
@@ -277,4 +293,4 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
 
 
 __all__ = ["MEASURES", "RunData", "selective_count", "SCHEMA_VERSION", "analyze_run", "analyze_sleep", "load_model", "open_run",
-           "summarize"]
+           "read_saved_model", "summarize"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import warnings
 from types import ModuleType
 from typing import Any, Iterator
@@ -62,6 +63,7 @@ def import_quietly(name: str) -> ModuleType:
     Raises :class:`~snn.errors.MissingExtraError` naming the ``pynn`` extra when
     the module (or something it needs) is not installed.
     """
+    saved_hook = sys.excepthook  # importing Brian2 replaces it (see snn.brian2.codegen.keep_excepthook)
     with quiet():
         try:
             return importlib.import_module(name)
@@ -70,6 +72,8 @@ def import_quietly(name: str) -> ModuleType:
                 f"the PyNN engines need {name!r} ({exc.name or exc} is not installed): "
                 f"pip install \"sleep-replay[{PYNN_EXTRA}]\""
             ) from exc
+        finally:
+            sys.excepthook = saved_hook
 
 
 def set_nest_verbosity(nest: Any) -> None:
