@@ -250,6 +250,12 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def _top_n_used(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Selective units per set in each hidden layer (``top_n``, capped at half the layer)."""
+    first = next((sleeps[0] for sleeps in per_seed.values() if sleeps), None)
+    return {} if first is None else {name: e["reactivation"]["top_n"] for name, e in first["layers"].items()}
+
+
 def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequence[int] | None = None,
                 top_n: int = 100, figures_dir: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Analyse every sleep of every seed of a run; returns the ``analysis.json`` dict.
@@ -275,7 +281,8 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
         "run_dir": str(data.run_dir),
         "method": data.method,
         "seeds": data.seeds,
-        "settings": {"top_n": int(top_n), "engine": data.cfg.engine, "dtype": data.cfg.dtype,
+        "settings": {"top_n": int(top_n), "top_n_used": _top_n_used(per_seed), "engine": data.cfg.engine,
+                     "dtype": data.cfg.dtype,
                      "test": "one-sided Mann-Whitney U vs the other units of the layer, Bonferroni over the "
                              "sets of one (seed, sleep, layer, kind)",
                      "sparseness": "Treves-Rolls population sparseness 1 - (mean r)^2 / mean(r^2), mean over examples",
@@ -284,6 +291,9 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
         "per_seed": per_seed,
         "summary": summarize(per_seed),
     }
+    capped = {name: n for name, n in report["settings"]["top_n_used"].items() if n < int(top_n)}
+    if capped:
+        logger.info("top_n %d capped to %s selective units per set (at most half of a layer)", int(top_n), capped)
     if figures_dir is not None:
         from .figures import write_figures
 

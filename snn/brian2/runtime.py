@@ -59,9 +59,9 @@ class RuntimeSimulation:
         self.dtype = dtype
         t0 = time.perf_counter()
         if codegen == "cython" and first_cython_compile(cache_dir):
-            logger.warning("brian2 (cython): compiling the network's code on first use; this takes minutes (over "
-                           "3 on a loaded 2-core machine) and is cached in %s, so later runs start at once "
-                           "(codegen='numpy' needs no compiler)", cython_cache_dir(cache_dir))
+            logger.warning("brian2 (cython): compiling the network's code on first use; this takes about a minute "
+                           "(several on a busy machine) and is cached in %s, so later builds start in seconds "
+                           "(codegen='numpy' compiles nothing)", cython_cache_dir(cache_dir))
         with brian2_prefs(codegen, cache_dir, dtype):
             self.net, self.objs = build_network(network, recording, input_spikes=None)
             set_state(self.objs, network, weights, potentials)
