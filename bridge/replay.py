@@ -98,30 +98,31 @@ class Reservoir:
 class SleepReplay:
     """Sleep Replay Consolidation after each task, in place.
 
-    params: :class:`SleepParams`, a preset name (see :data:`bridge.PRESETS`),
-        ``"auto"`` (calibrate, starting from the MNIST preset) or ``None`` (the
-        MNIST preset).
-    engine, dtype, engine_options, progress: passed to :func:`bridge.sleep`.
-    seed: seeds the sleep input of every task (task ``k`` draws from
-        ``SeedSequence([seed, k])``) and the reservoir.
-    memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
-        of at most ``N`` examples per task.
-    image: ``"seen"`` (the reference): the sleep input is the mean image of all
-        data kept; ``"first_task"``: of the first task's only (the reference's
-        cross-modal runs); the normalization always uses all data kept.
-    calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
-        call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
-        ``calibrate="every_task"`` calibrates again before every sleep, on the
-        network as trained so far and all data kept.
-    validate: ``(x_val, y_val)`` or a callable ``score(model) -> float`` scored before
-        and after every sleep (``report.validation``; a call's own ``validate=``
-        replaces it for that call), see :mod:`bridge.sleep_checks`.
-    keep_better: undo a sleep that lowered the validation score (needs ``validate``;
-        off by default, as in the reference).
+    Args:
+        params: :class:`SleepParams`, a preset name (see :data:`bridge.PRESETS`),
+            ``"auto"`` (calibrate, starting from the MNIST preset) or ``None`` (the
+            MNIST preset).
+        engine, dtype, engine_options, progress: passed to :func:`bridge.sleep`.
+        seed: seeds the sleep input of every task (task ``k`` draws from
+            ``SeedSequence([seed, k])``) and the reservoir.
+        memory: ``None`` keeps all data seen (reference); ``N`` keeps a seeded sample
+            of at most ``N`` examples per task.
+        image: ``"seen"`` (the reference): the sleep input is the mean image of all
+            data kept; ``"first_task"``: of the first task's only (the reference's
+            cross-modal runs); the normalization always uses all data kept.
+        calibrate: set ``beta`` per layer from firing-rate ``targets`` on the first
+            call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
+            ``calibrate="every_task"`` calibrates again before every sleep, on the
+            network as trained so far and all data kept.
+        validate: ``(x_val, y_val)`` or a callable ``score(model) -> float`` scored before
+            and after every sleep (``report.validation``; a call's own ``validate=``
+            replaces it for that call), see :mod:`bridge.sleep_checks`.
+        keep_better: undo a sleep that lowered the validation score (needs ``validate``;
+            off by default, as in the reference).
 
     A call that raises leaves the replay as it was (kept data, task count,
-    calibration, the reservoir's random state), so the next call works as if the
-    failed one had not happened.
+    calibration, image shape, the reservoir's random state), so the next call works
+    as if the failed one had not happened.
     """
 
     def __init__(
@@ -183,6 +184,7 @@ class SleepReplay:
         self.tasks_seen = 0
         self.calibration: Calibration | None = None
         self._kept: list[np.ndarray] = []
+        self._image_shape: tuple[int, ...] | None = None  # (C, H, W) for a CNN that takes images
         self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, 2**31]))
 
     @property
@@ -190,18 +192,27 @@ class SleepReplay:
         """Examples kept for the normalization and the mean image."""
         return sum(len(x) for x in self._kept)
 
-    def _task_examples(self, model: nn.Module, data: Any) -> np.ndarray:
+    def _task_examples(self, model: nn.Module, data: Any) -> tuple[np.ndarray, tuple[int, ...] | None]:
+        """The task's examples ``(n, n_inputs)`` and the image shape of a CNN that takes
+        images (the replay's, or the first one seen); stores nothing."""
         graph = read_model(model)
+        image_shape = self._image_shape
         if self._kept and self._kept[0].shape[1] != graph.n_inputs:
             raise SleepDataError(f"SleepReplay: the model takes {graph.n_inputs} inputs but the earlier tasks' "
                                  f"data have {self._kept[0].shape[1]} features; one SleepReplay serves one "
                                  "network (make a new SleepReplay for another one)")
         kept: list[np.ndarray] = []
         reservoir = Reservoir(self.memory, self._rng) if self.memory is not None else None
+        channels = getattr(graph.layers[0], "in_channels", None)
         for batch in iter_batches(data):
             if len(batch) == 0:
                 continue
-            batch = check_range(flatten_for_model(batch, graph.n_inputs, graph.flattens_input))
+            if graph.takes_images:  # a CNN without nn.Unflatten: keep the image shape for sleep
+                shape = tuple(int(n) for n in batch.shape[1:])
+                if image_shape not in (None, shape):
+                    raise SleepDataError(f"SleepReplay: images of shape {shape} after images of {image_shape}")
+                image_shape = shape
+            batch = check_range(flatten_for_model(batch, graph.n_inputs, graph.flattens_input, channels))
             if reservoir is not None:  # memory stays bounded while streaming a DataLoader
                 reservoir.add(batch)
             else:
@@ -210,7 +221,7 @@ class SleepReplay:
             kept[0] if len(kept) == 1 else np.concatenate(kept) if kept else np.zeros((0,)))
         if len(x) == 0:
             raise SleepDataError("SleepReplay: the task's data is empty")
-        return x
+        return x, image_shape
 
     def sleep_seed(self, k: int) -> int:
         """Seed of the sleep input after task ``k`` (1-based): from ``SeedSequence([seed, k])``."""
@@ -233,10 +244,12 @@ class SleepReplay:
         as_score(validate)  # before any work
         rng_state = self._rng.bit_generator.state
         try:
-            x_task = self._task_examples(model, data)
+            x_task, image_shape = self._task_examples(model, data)
             kept = [*self._kept, x_task]
             k = self.tasks_seen + 1
             seen = kept[0] if len(kept) == 1 else np.concatenate(kept)
+            if image_shape is not None:
+                seen = seen.reshape(len(seen), *image_shape)
             params, calibration = self.params, None
             if self.calibrate and (self.calibration is None or self.calibrate_every_task):
                 calibration = calibrate_params(model, seen, params, targets=self.targets, seed=self.seed,
@@ -244,6 +257,8 @@ class SleepReplay:
                 params = calibration.params
             n_steps = params.steps_for_task(k) if steps is None else steps
             image_x = kept[0] if self.image == "first_task" else None
+            if image_x is not None and image_shape is not None:
+                image_x = image_x.reshape(len(image_x), *image_shape)
             outcome = sleep(model, seen, params, image_x=image_x, steps=n_steps, engine=self.engine,
                             seed=self.sleep_seed(k), dtype=self.dtype, progress=self.progress, inplace=True,
                             engine_options=self.engine_options, validate=validate,
@@ -251,7 +266,7 @@ class SleepReplay:
         except BaseException:
             self._rng.bit_generator.state = rng_state  # the reservoir draws of the failed call are undone
             raise
-        self._kept, self.tasks_seen, self.params = kept, k, params
+        self._kept, self.tasks_seen, self.params, self._image_shape = kept, k, params, image_shape
         if calibration is not None:
             self.calibration = calibration
         totals = [int(t.sum()) for t in outcome.result.totals]

@@ -173,16 +173,16 @@ def as_score(validate: Any) -> _AccuracyScore | _CallableScore | None:
                             f"(higher is better), got {type(validate).__name__}")
 
 
-def saved_weights(linears: Sequence[nn.Linear]) -> list[torch.Tensor]:
-    """Copies of the weights of ``linears`` (to undo a sleep)."""
-    return [lin.weight.detach().clone() for lin in linears]
+def saved_weights(model: nn.Module) -> list[torch.Tensor]:
+    """Copies of every parameter of ``model`` (to undo a sleep, whatever its layers)."""
+    return [p.detach().clone() for p in model.parameters()]
 
 
 @torch.no_grad()
-def restore_weights(linears: Sequence[nn.Linear], saved: Sequence[torch.Tensor]) -> None:
-    """Write ``saved`` (from :func:`saved_weights`) back into ``linears`` in place."""
-    for lin, w in zip(linears, saved):
-        lin.weight.copy_(w)
+def restore_weights(model: nn.Module, saved: Sequence[torch.Tensor]) -> None:
+    """Write ``saved`` (from :func:`saved_weights` of this model or a copy of it) back in place."""
+    for p, w in zip(model.parameters(), saved):
+        p.copy_(w)
 
 
 __all__ = ["RUNAWAY_FRACTION", "SleepValidation", "activity_warnings", "as_score", "log_activity_warnings",

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import snn
-from ann import CLASS_PAIRS, DATASETS, SleepMLP, TrainConfig
+from ann import CLASS_PAIRS, DATASETS, SleepCNN, SleepMLP, TrainConfig
 from ann.baselines import LEARNERS
+from ann.errors import TrainingConfigError
 
 from ..errors import ConfigError
 from ..params import PRESETS, SLEEP_IMAGES, SleepParams, preset, read_config
 from ..sleep import check_counts_memory
-from ..validation import check_choice, check_distinct_methods, check_experiment_fields, check_mapping
+from ..validation import (check_choice, check_distinct_methods, check_experiment_fields, check_int, check_int_list,
+                          check_mapping)
 from .methods import MethodSpec, parse_method
 
 
@@ -37,6 +39,15 @@ _DEFAULT_N_CLASSES = TrainConfig().n_classes
 #: fields added after results were published: left out of the fingerprint at their default,
 #: so earlier results folders stay valid
 _FINGERPRINT_OMITTED_DEFAULTS = {"sleep_image": "seen", "accuracy_weighting": "examples"}
+#: methods whose machinery assumes an MLP, and why
+MLP_ONLY_METHODS = {"owm": "its projectors act on the inputs of Linear layers only",
+                    "icarl": "its features are the last hidden Linear layer's output"}
+#: the networks a run can train: the reference MLP, or a bias-free CNN (:class:`ann.SleepCNN`)
+MODELS = ("mlp", "cnn")
+#: the architecture fields of ``model = "cnn"`` (with their defaults: the issue's CNN,
+#: conv 16 5x5 - avgpool 2 - conv 32 5x5 - avgpool 2 - fc); left out of an MLP run's fingerprint
+CNN_FIELDS = {"image_shape": [1, 28, 28], "conv_channels": [16, 32], "conv_kernel": 5, "conv_stride": 1,
+              "conv_padding": 0, "pool_size": 2}
 
 
 def _is_int(value: Any) -> bool:
@@ -60,7 +71,21 @@ class ExperimentConfig:
     split_seed: int = 0
     class_groups: list[list[int]] = field(default_factory=lambda: [list(g) for g in CLASS_PAIRS])
     max_train_per_task: int | None = None
+    #: the network: ``"mlp"`` (``sizes``) or ``"cnn"`` (the ``conv_*``/``pool_size`` fields, then ``sizes``)
+    model: str = "mlp"
+    #: layer widths, input first. For ``model = "cnn"``: the input width (``prod(image_shape)``),
+    #: then the fully connected layers after the convolutions, the output last (e.g. ``[784, 10]``)
     sizes: list[int] = field(default_factory=lambda: [784, 1200, 1200, 10])
+    #: ``model = "cnn"`` only: (channels, height, width) of an input image
+    image_shape: list[int] = field(default_factory=lambda: list(CNN_FIELDS["image_shape"]))
+    #: ``model = "cnn"`` only: output channels of each convolution (bias-free, ReLU)
+    conv_channels: list[int] = field(default_factory=lambda: list(CNN_FIELDS["conv_channels"]))
+    #: ``model = "cnn"`` only: kernel side, stride and zero padding of every convolution
+    conv_kernel: int = CNN_FIELDS["conv_kernel"]
+    conv_stride: int = CNN_FIELDS["conv_stride"]
+    conv_padding: int = CNN_FIELDS["conv_padding"]
+    #: ``model = "cnn"`` only: ``AvgPool2d(pool_size)`` after each convolution (0 or 1: none)
+    pool_size: int = CNN_FIELDS["pool_size"]
     #: initial weights uniform in [-init_range, init_range] (reference 0.01)
     init_range: float = 0.01
     #: hidden-layer dropout (reference 0.25, non-inverted)
@@ -95,6 +120,7 @@ class ExperimentConfig:
         first bad field, before any training."""
         check_experiment_fields(self, sleep_type=SleepParams)  # every field's type and range (bridge.validation)
         check_choice(self.sleep_image, "experiment.sleep_image", SLEEP_IMAGES, error=ConfigError)
+        check_choice(self.model, "experiment.model", MODELS, error=ConfigError)
         check_choice(self.accuracy_weighting, "experiment.accuracy_weighting", ACCURACY_WEIGHTINGS,
                      error=ConfigError)
         for name in self.task_datasets or [self.dataset]:
@@ -118,6 +144,9 @@ class ExperimentConfig:
         if len(set(labels)) != len(labels):
             raise ConfigError(f"experiment.methods lists a method twice: {labels}")
         for s in specs:  # instantiating a learner checks its options
+            if self.model != "mlp" and s.base in MLP_ONLY_METHODS:
+                raise ConfigError(f"experiment.methods: {s.base} works on model = 'mlp' only "
+                                  f"({MLP_ONLY_METHODS[s.base]})")
             LEARNERS[s.base](SleepMLP((2, 2)), TrainConfig(), **s.learner_options)
             if "sleep_preset" in s.options and s.options["sleep_preset"] not in PRESETS:
                 raise ConfigError(f"method_options.{s.label}.sleep_preset: unknown preset "
@@ -133,11 +162,13 @@ class ExperimentConfig:
         if (not isinstance(self.sizes, (list, tuple)) or len(self.sizes) < 2
                 or any(not _is_int(s) or s < 1 for s in self.sizes)):
             raise ConfigError(f"experiment.sizes must list >= 2 positive integer widths, got {self.sizes}")
-        if len(self.sleep.beta) != len(self.sizes) - 1:
-            raise ConfigError(f"sleep.beta has {len(self.sleep.beta)} values for {len(self.sizes) - 1} layers of experiment.sizes")
-        if len(self.sleep.plasticity_gain) not in (0, len(self.sizes) - 1):
+        kinds = self.sleep_layer_kinds()  # checks the CNN fields
+        where = "experiment.sizes" if self.model == "mlp" else "the CNN (convolution, pooling and fc layers)"
+        if len(self.sleep.beta) != len(kinds):
+            raise ConfigError(f"sleep.beta has {len(self.sleep.beta)} values for {len(kinds)} layers of {where}")
+        if len(self.sleep.plasticity_gain) not in (0, len(kinds)):
             raise ConfigError(f"sleep.plasticity_gain has {len(self.sleep.plasticity_gain)} values for "
-                              f"{len(self.sizes) - 1} layers of experiment.sizes (give one per layer, or none)")
+                              f"{len(kinds)} layers of {where} (give one per layer, or none)")
         if not self.init_range > 0:
             raise ConfigError(f"experiment.init_range must be > 0, got {self.init_range}")
         if not 0 <= self.dropout < 1:
@@ -159,7 +190,7 @@ class ExperimentConfig:
                               "embedded in the package and reads no files; remove data_dir, or choose a "
                               "dataset that reads it (mnist, fashion-mnist, features)")
         longest = max(self.sleep.steps_for_task(k) for k in (1, len(self.class_groups)))
-        check_counts_memory(longest, len(self.sizes) - 1,
+        check_counts_memory(longest, len(kinds),
                             "sleep.steps_first" if longest == self.sleep.steps_first else
                             f"sleep.steps_first + {len(self.class_groups) - 1} x sleep.steps_per_task")
 
@@ -172,6 +203,39 @@ class ExperimentConfig:
         return cfg
 
     # --------------------------------------------------------------- derived
+    def cnn_options(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`ann.SleepCNN` for ``model = "cnn"`` (not validated here)."""
+        return dict(image_shape=tuple(self.image_shape), channels=tuple(self.conv_channels),
+                    kernel_size=self.conv_kernel, stride=self.conv_stride, padding=self.conv_padding,
+                    pool_size=self.pool_size, fc_sizes=tuple(self.sizes[1:]))
+
+    def sleep_layer_kinds(self) -> list[str]:
+        """Kind of every layer of the sleep network, input side first: ``"dense"`` for an MLP's
+        layers; ``"conv"``, ``"pool"`` (a fixed average-pooling layer) then ``"dense"`` for a CNN.
+        ``sleep.beta`` and ``sleep.plasticity_gain`` have one value per entry. Raises
+        :class:`~bridge.errors.ConfigError` naming a bad CNN field."""
+        if self.model == "mlp":
+            changed = sorted(k for k, v in CNN_FIELDS.items() if getattr(self, k) != v)
+            if changed:
+                raise ConfigError(f"experiment.{changed[0]} is set but experiment.model = 'mlp'; the CNN "
+                                  "fields need model = 'cnn'")
+            return ["dense"] * (len(self.sizes) - 1)
+        check_int_list(self.image_shape, "experiment.image_shape", min=1, min_len=3, error=ConfigError)
+        if len(self.image_shape) != 3:
+            raise ConfigError(f"experiment.image_shape must be [channels, height, width], got {self.image_shape}")
+        if math.prod(self.image_shape) != self.sizes[0]:
+            raise ConfigError(f"experiment.image_shape {self.image_shape} has {math.prod(self.image_shape)} pixels "
+                              f"but experiment.sizes[0] = {self.sizes[0]}")
+        check_int_list(self.conv_channels, "experiment.conv_channels", min=1, min_len=1, error=ConfigError)
+        for name, low in (("conv_kernel", 1), ("conv_stride", 1), ("conv_padding", 0), ("pool_size", 0)):
+            check_int(getattr(self, name), f"experiment.{name}", min=low, error=ConfigError)
+        try:  # the model itself checks that every layer keeps output positions
+            SleepCNN(**self.cnn_options())
+        except TrainingConfigError as exc:
+            raise ConfigError(f"experiment (model = 'cnn'): {exc}") from exc
+        per_conv = ["conv", "pool"] if self.pool_size > 1 else ["conv"]
+        return per_conv * len(self.conv_channels) + ["dense"] * (len(self.sizes) - 1)
+
     def data_dir_for(self, name: str) -> str | None:
         """The folder (or file) of dataset ``name``: ``data_dirs[name]``, else
         ``data_dir`` when ``name`` is the only data set of the run that reads files."""
@@ -215,6 +279,9 @@ class ExperimentConfig:
             d.pop(k)
         for k, default in _FINGERPRINT_OMITTED_DEFAULTS.items():
             if d[k] == default:
+                d.pop(k)
+        if d["model"] == "mlp":  # (the CNN fields are at their defaults, checked by validate)
+            for k in ("model", *CNN_FIELDS):
                 d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ann import SleepMLP
+from torch import nn
+
+from ann import SleepCNN, SleepMLP
 from ann.baselines import LEARNERS, ContinualLearner, make_learner
 from ann.devices import resolve_device
 
@@ -16,12 +18,16 @@ from .config import ExperimentConfig
 from .methods import MethodSpec
 
 
-def new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> SleepMLP:
-    """A fresh ``cfg.sizes`` no-bias MLP with initial weights from ``seed``; a linear
-    output layer when ``logits`` or the loss is cross-entropy, else ReLU (the reference)."""
+def new_model(cfg: ExperimentConfig, seed: int, logits: bool) -> nn.Module:
+    """A fresh no-bias network with initial weights from ``seed``: the ``cfg.sizes`` MLP, or for
+    ``model = "cnn"`` the :class:`ann.SleepCNN` of the config's CNN fields; a linear output layer
+    when ``logits`` or the loss is cross-entropy, else ReLU (the reference)."""
     out_act = "linear" if logits or cfg.train.loss == "ce" else "relu"
-    return SleepMLP(cfg.sizes, output_activation=out_act, generator=torch.Generator().manual_seed(int(seed)),
-                    init_range=cfg.init_range, dropout=cfg.dropout)
+    common = dict(output_activation=out_act, generator=torch.Generator().manual_seed(int(seed)),
+                  init_range=cfg.init_range, dropout=cfg.dropout)
+    if cfg.model == "cnn":
+        return SleepCNN(**cfg.cnn_options(), **common)
+    return SleepMLP(cfg.sizes, **common)
 
 
 def build_learner(cfg: ExperimentConfig, spec: MethodSpec, seed: int) -> ContinualLearner:

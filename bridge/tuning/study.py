@@ -32,12 +32,15 @@ from typing import Any, Callable
 
 import filelock
 import numpy as np
-import optuna
-from optuna.trial import TrialState
 from tqdm import tqdm
+
+from snn.extras import require
 
 from ..errors import ConfigError
 from .config import TuneConfig
+
+optuna = require("optuna")
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +304,9 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], total: int, e
                     result = exc
                 finished(running.pop(trial.number), result)
             return asked_here
-        from distributed import wait
+        from ..experiments.distributed import DASK_RUNS
+
+        wait = require("distributed", what=DASK_RUNS).wait
 
         more = True
         while more or running:
