@@ -97,6 +97,22 @@ def _as_array(a: object, name: str) -> np.ndarray:
     return arr
 
 
+#: a batch loss this many times the first batch's means the training diverged
+DIVERGENCE_FACTOR = 1e3
+
+
+def warn_if_diverged(first: float | None, peak: tuple[float, int], final: float, lr: float) -> None:
+    """Log a warning when training diverged without ending in NaN: a batch loss rose
+    :data:`DIVERGENCE_FACTOR` times above the first batch's. With a far too large
+    learning rate the loss explodes, then the ReLU units die and the loss settles at
+    the value of a constant output, so the final loss alone looks harmless while the
+    network is at chance."""
+    if first is not None and first > 0 and peak[0] > DIVERGENCE_FACTOR * first:
+        logger.warning("training diverged: the loss rose from %.4g (first batch) to %.4g (epoch %d) and ended at "
+                       "%.4g; the network is likely at chance (dead ReLU units): lower the learning rate (lr = %g)",
+                       first, peak[0], peak[1], final, lr)
+
+
 def train_task(
     model: nn.Module,
     x: np.ndarray,
@@ -136,6 +152,7 @@ def train_task(
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     model.train()
     losses = []
+    first_loss, peak = None, (-math.inf, 0)  # first batch's loss; (largest batch loss, its epoch)
     # dropout masks draw from torch's global generator: seed it inside a fork so
     # the caller's random state is left as it was
     with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
@@ -155,10 +172,15 @@ def train_task(
                 hooks.before_step(model, xb)
                 opt.step()
                 hooks.after_step(model)
-                total += loss.item() * len(idx)
+                value = loss.item()
+                total += value * len(idx)
+                first_loss = value if first_loss is None else first_loss
+                if math.isfinite(value) and value > peak[0]:
+                    peak = (value, len(losses) + 1)
             losses.append(total / len(xt))
     model.eval()
     if not np.isfinite(losses[-1]):
         raise TrainingDivergedError(f"training diverged (loss {losses[-1]}); lower the learning rate")
+    warn_if_diverged(first_loss, peak, losses[-1], config.lr)
     logger.debug("trained %d epochs, final loss %.4f", config.epochs, losses[-1])
     return losses

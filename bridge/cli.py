@@ -22,6 +22,7 @@ from typing import Any
 
 import snn
 from ann import DATASETS
+from snn.atomic_io import WRITE_ERRNOS
 from ann.baselines import LEARNERS
 from ann.training import LOSSES
 from snn.base import DTYPES
@@ -317,6 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         print(f"sleep-replay {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk or a read-only folder is the machine's state, not a bug
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"sleep-replay {args.command}: error: cannot write{where}: {exc.strerror}; files written before "
+              "are whole (rerun to resume once there is room)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sleep-replay {args.command}: interrupted; finished results were kept", file=sys.stderr)

@@ -173,6 +173,14 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         f"from a chain of {_SUPPORTED}; a scale, an offset or any other operation has no spiking counterpart")
 
 
+def unwrap_compiled(model: nn.Module) -> nn.Module:
+    """The module a ``torch.compile`` wrapper holds (its ``_orig_mod``, which shares the
+    Parameters), or ``model`` itself; the bridge reads and writes that module."""
+    while isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        model = model._orig_mod
+    return model
+
+
 def read_model(model: nn.Module) -> ModelGraph:
     """Read ``model``'s forward computation with :mod:`torch.fx` and validate it.
 
@@ -183,6 +191,7 @@ def read_model(model: nn.Module) -> ModelGraph:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    model = unwrap_compiled(model)  # torch.compile'd: the original module (same Parameters)
     try:
         graph = _Tracer().trace(model)
     except Exception as exc:  # data-dependent control flow, unsupported Python
@@ -251,6 +260,10 @@ def read_model(model: nn.Module) -> ModelGraph:
     if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for m in layers):
         raise ModelError("model has no Linear layers")
     for l, m in enumerate(layers):
+        if not isinstance(m, nn.AvgPool2d) and m.weight.dtype not in (torch.float32, torch.float64, torch.float16):
+            raise ModelError(f"{type(m).__name__} layer {l} has {str(m.weight.dtype).replace('torch.', '')} weights; "
+                             "sleep reads float16, float32 or float64 weights: call model.float() before sleeping "
+                             "(and convert back afterwards if you train in lower precision)")
         if not isinstance(m, nn.AvgPool2d) and not torch.isfinite(m.weight).all():
             raise ModelError(f"{type(m).__name__} layer {l} has NaN or infinite weights")
     linears = [m for m in layers if isinstance(m, nn.Linear)]
@@ -313,6 +326,7 @@ def layer_output_maxima(model: nn.Module, x: np.ndarray, batch_size: int = 1000,
     positions and channels (Diehl et al. 2015). ``x`` ``(n, n_inputs)`` is cast to the
     model's dtype and device (``image_shape``: see :func:`network_layers`). Returns ``(L,)``.
     """
+    model = unwrap_compiled(model)  # no compilation for a few forward passes
     graph = read_model(model)
     maxima = np.full(len(graph.layers), -np.inf)
     for acts in iter_layer_activations(model, model_inputs(graph, x, image_shape), batch_size,

@@ -33,7 +33,8 @@ from torch import nn
 from .calibration import Calibration, RateTargets, calibrate as calibrate_params
 from .errors import ArgumentTypeError, SleepDataError, SleepParamsError
 from .params import PRESETS, SLEEP_IMAGES, SleepParams, preset
-from .sleep import SleepOutcome, sleep
+from .sleep import SleepOutcome, check_seed, sleep
+from .sleep_checks import SleepValidation, as_score
 from .sleep_data import check_range, flatten_for_model, iter_batches
 from .convert import read_model
 
@@ -49,6 +50,8 @@ class ReplayReport:
     spikes_per_step: the same divided by ``steps`` (population rate per step).
     n_examples: examples behind the normalization and mean image.
     wall_time_s: time of the whole call; calibration: set on the call that calibrated.
+    warnings: a layer that never fired or fired at runaway rates (also logged).
+    validation: the validation score before and after this sleep (with ``validate``).
     """
 
     task: int
@@ -60,6 +63,8 @@ class ReplayReport:
     params: SleepParams
     calibration: Calibration | None = None
     outcome: SleepOutcome | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
+    validation: SleepValidation | None = None
 
 
 class Reservoir:
@@ -109,6 +114,15 @@ class SleepReplay:
             call (:func:`bridge.calibrate`) and keep it for later tasks, as a preset;
             ``calibrate="every_task"`` calibrates again before every sleep, on the
             network as trained so far and all data kept.
+        validate: ``(x_val, y_val)`` or a callable ``score(model) -> float`` scored before
+            and after every sleep (``report.validation``; a call's own ``validate=``
+            replaces it for that call), see :mod:`bridge.sleep_checks`.
+        keep_better: undo a sleep that lowered the validation score (needs ``validate``;
+            off by default, as in the reference).
+
+    A call that raises leaves the replay as it was (kept data, task count,
+    calibration, image shape, the reservoir's random state), so the next call works
+    as if the failed one had not happened.
     """
 
     def __init__(
@@ -124,7 +138,16 @@ class SleepReplay:
         targets: RateTargets | None = None,
         progress: bool = False,
         engine_options: dict[str, Any] | None = None,
+        validate: Any = None,
+        keep_better: bool = False,
     ) -> None:
+        check_seed(seed)
+        if not isinstance(keep_better, bool):
+            raise ArgumentTypeError(f"SleepReplay: keep_better must be True or False, got {keep_better!r}")
+        as_score(validate)  # checked here, scored at each call
+        if keep_better and validate is None:
+            raise ArgumentTypeError("SleepReplay: keep_better=True needs validate=(x_val, y_val) or a score "
+                                    "callable (it can also be given to each call)")
         if not (isinstance(calibrate, bool) or calibrate == "every_task"):
             raise ArgumentTypeError(f"SleepReplay: calibrate must be True, False or 'every_task', got {calibrate!r}")
         every_task = calibrate == "every_task"
@@ -156,6 +179,8 @@ class SleepReplay:
         self.targets = targets
         self.progress = progress
         self.engine_options = engine_options
+        self.validate = validate
+        self.keep_better = keep_better
         self.tasks_seen = 0
         self.calibration: Calibration | None = None
         self._kept: list[np.ndarray] = []
@@ -167,17 +192,26 @@ class SleepReplay:
         """Examples kept for the normalization and the mean image."""
         return sum(len(x) for x in self._kept)
 
-    def _task_examples(self, model: nn.Module, data: Any) -> np.ndarray:
+    def _task_examples(self, model: nn.Module, data: Any) -> tuple[np.ndarray, tuple[int, ...] | None]:
+        """The task's examples ``(n, n_inputs)`` and the image shape of a CNN that takes
+        images (the replay's, or the first one seen); stores nothing."""
         graph = read_model(model)
+        image_shape = self._image_shape
+        if self._kept and self._kept[0].shape[1] != graph.n_inputs:
+            raise SleepDataError(f"SleepReplay: the model takes {graph.n_inputs} inputs but the earlier tasks' "
+                                 f"data have {self._kept[0].shape[1]} features; one SleepReplay serves one "
+                                 "network (make a new SleepReplay for another one)")
         kept: list[np.ndarray] = []
         reservoir = Reservoir(self.memory, self._rng) if self.memory is not None else None
         channels = getattr(graph.layers[0], "in_channels", None)
         for batch in iter_batches(data):
+            if len(batch) == 0:
+                continue
             if graph.takes_images:  # a CNN without nn.Unflatten: keep the image shape for sleep
                 shape = tuple(int(n) for n in batch.shape[1:])
-                if self._image_shape not in (None, shape):
-                    raise SleepDataError(f"SleepReplay: images of shape {shape} after images of {self._image_shape}")
-                self._image_shape = shape
+                if image_shape not in (None, shape):
+                    raise SleepDataError(f"SleepReplay: images of shape {shape} after images of {image_shape}")
+                image_shape = shape
             batch = check_range(flatten_for_model(batch, graph.n_inputs, graph.flattens_input, channels))
             if reservoir is not None:  # memory stays bounded while streaming a DataLoader
                 reservoir.add(batch)
@@ -187,44 +221,60 @@ class SleepReplay:
             kept[0] if len(kept) == 1 else np.concatenate(kept) if kept else np.zeros((0,)))
         if len(x) == 0:
             raise SleepDataError("SleepReplay: the task's data is empty")
-        return x
+        return x, image_shape
 
     def sleep_seed(self, k: int) -> int:
         """Seed of the sleep input after task ``k`` (1-based): from ``SeedSequence([seed, k])``."""
         return int(np.random.SeedSequence([self.seed, k]).generate_state(1)[0])
 
-    def __call__(self, model: nn.Module, data: Any, *, steps: int | None = None) -> ReplayReport:
+    def __call__(self, model: nn.Module, data: Any, *, steps: int | None = None,
+                 validate: Any = None) -> ReplayReport:
         """Sleep ``model`` in place after the next task, trained on ``data``.
 
         data: that task's training inputs (array/tensor ``(n, ...)`` in [0, 1],
             ``Dataset`` or ``DataLoader``; labels are ignored).
         steps: override the sleep length (default ``params.steps_for_task(k)``).
+        validate: this call's validation data or score (default: the replay's ``validate``).
+
+        Nothing is stored before the sleep succeeded: a call that raises (bad data,
+        bad parameters, Ctrl-C) leaves the replay and the model as they were.
         """
         t0 = time.perf_counter()
-        x_task = self._task_examples(model, data)
-        self._kept.append(x_task)
-        k = self.tasks_seen + 1
-        seen = self._kept[0] if len(self._kept) == 1 else np.concatenate(self._kept)
-        if self._image_shape is not None:
-            seen = seen.reshape(len(seen), *self._image_shape)
-        calibration = None
-        if self.calibrate and (self.calibration is None or self.calibrate_every_task):
-            calibration = calibrate_params(model, seen, self.params, targets=self.targets, seed=self.seed,
-                                           engine=self.engine)
-            self.calibration, self.params = calibration, calibration.params
-        n_steps = self.params.steps_for_task(k) if steps is None else steps
-        image_x = self._kept[0] if self.image == "first_task" else None
-        if image_x is not None and self._image_shape is not None:
-            image_x = image_x.reshape(len(image_x), *self._image_shape)
-        outcome = sleep(model, seen, self.params, image_x=image_x, steps=n_steps, engine=self.engine,
-                        seed=self.sleep_seed(k), dtype=self.dtype, progress=self.progress, inplace=True,
-                        engine_options=self.engine_options)
-        self.tasks_seen = k
+        validate = self.validate if validate is None else validate
+        as_score(validate)  # before any work
+        rng_state = self._rng.bit_generator.state
+        try:
+            x_task, image_shape = self._task_examples(model, data)
+            kept = [*self._kept, x_task]
+            k = self.tasks_seen + 1
+            seen = kept[0] if len(kept) == 1 else np.concatenate(kept)
+            if image_shape is not None:
+                seen = seen.reshape(len(seen), *image_shape)
+            params, calibration = self.params, None
+            if self.calibrate and (self.calibration is None or self.calibrate_every_task):
+                calibration = calibrate_params(model, seen, params, targets=self.targets, seed=self.seed,
+                                               engine=self.engine)
+                params = calibration.params
+            n_steps = params.steps_for_task(k) if steps is None else steps
+            image_x = kept[0] if self.image == "first_task" else None
+            if image_x is not None and image_shape is not None:
+                image_x = image_x.reshape(len(image_x), *image_shape)
+            outcome = sleep(model, seen, params, image_x=image_x, steps=n_steps, engine=self.engine,
+                            seed=self.sleep_seed(k), dtype=self.dtype, progress=self.progress, inplace=True,
+                            engine_options=self.engine_options, validate=validate,
+                            keep_better=self.keep_better and validate is not None)
+        except BaseException:
+            self._rng.bit_generator.state = rng_state  # the reservoir draws of the failed call are undone
+            raise
+        self._kept, self.tasks_seen, self.params, self._image_shape = kept, k, params, image_shape
+        if calibration is not None:
+            self.calibration = calibration
         totals = [int(t.sum()) for t in outcome.result.totals]
         report = ReplayReport(
             task=k, steps=int(n_steps), spikes_per_layer=totals,
             spikes_per_step=[t / n_steps if n_steps else 0.0 for t in totals], n_examples=len(seen),
             wall_time_s=time.perf_counter() - t0, params=self.params, calibration=calibration, outcome=outcome,
+            warnings=list(outcome.warnings), validation=outcome.validation,
         )
         logger.info("task %d: slept %d steps on %d examples, spikes/step %s", k, n_steps, len(seen),
                     np.round(report.spikes_per_step, 3).tolist())

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -15,10 +16,12 @@ from snn import InputSpikes, SleepNetwork, SleepResult, SpikeRecord
 from snn.errors import EngineOptionError, EngineStateError
 from snn.spikes import InputDriveTrace, VoltageTrace, WeightSnapshot
 
-from .convert import export_weights, import_weights, layer_output_maxima, network_layers
+from .convert import export_weights, import_weights, layer_output_maxima, network_layers, read_model
 from .normalization import data_based_normalization
-from .errors import SleepDataError, SleepParamsError
+from .errors import ArgumentTypeError, SleepDataError, SleepParamsError
 from .params import SleepParams, as_sleep_params
+from .sleep_checks import (SleepValidation, activity_warnings, as_score, log_activity_warnings, restore_weights,
+                           saved_weights)
 from .sleep_data import model_data, sleep_data
 from .sleep_input import iter_input_spikes, mean_image
 
@@ -53,7 +56,7 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
     layers = network_layers(model, image_shape)  # None: an MLP (every layer dense)
     kinds = [layer.kind for layer in layers] if layers is not None else ["dense"] * len(weights)
     if len(params.beta) != len(weights):
-        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers"
+        raise SleepParamsError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers"
                          + (f" ({', '.join(kinds)})" if layers is not None else "")
                          + "; no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
                          "bridge.SleepReplay(..., calibrate=True)")
@@ -89,13 +92,17 @@ class SleepOutcome:
     (``record_drive``) and ``weight_snapshots`` (``record_weights_every``).
     ``input_spikes`` is the sleep input when spikes were recorded (the same as
     ``result.spikes[0]``), else ``None``: a long sleep's input is generated and
-    consumed in pieces and never held whole.
+    consumed in pieces and never held whole. ``warnings``: a layer that never
+    fired or fired at runaway rates (:mod:`bridge.sleep_checks`, also logged);
+    ``validation``: the score before and after the sleep when ``validate`` was given.
     """
 
     model: nn.Module
     result: SleepResult
     spec: SleepNetworkSpec
     input_spikes: InputSpikes | None
+    warnings: list[str] = field(default_factory=list)
+    validation: SleepValidation | None = None
 
 
 #: steps the front door gives an engine at once: memory is bounded by this, not by the sleep length
@@ -129,6 +136,26 @@ def check_engine_options(engine: str, options: Mapping[str, Any]) -> None:
             what = "recording request" if name.startswith("record") else "option"
             raise EngineOptionError(f"engine {engine!r} cannot honour the {what} {name!r}; its options: "
                                     f"{', '.join(sorted(accepted))}")
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, or ``None`` where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_counts_memory(steps: int, n_layers: int, what: str = "steps") -> None:
+    """Refuse a sleep whose per-step spike counts (``steps x (n_layers + 1)`` int64, kept
+    for the whole sleep) need more than this machine's physical memory, before any work;
+    ``what`` names the field in the message."""
+    need = int(steps) * (int(n_layers) + 1) * 8
+    have = physical_memory_bytes()
+    if have is not None and need > have:
+        raise SleepParamsError(f"{what}: a sleep of {int(steps)} steps needs {need / 2**30:.1f} GiB for its "
+                               f"per-step spike counts alone, more than this machine's {have / 2**30:.1f} GiB of "
+                               "memory; sleep in several calls or choose a shorter sleep")
 
 
 class _Collector:
@@ -214,6 +241,8 @@ def sleep(
     uniforms: np.ndarray | None = None,
     windows: np.ndarray | None = None,
     chunk_steps: int = DEFAULT_CHUNK_STEPS,
+    validate: Any = None,
+    keep_better: bool = False,
 ) -> SleepOutcome:
     """Put ``model`` to sleep and return a slept copy (the input model is unchanged).
 
@@ -245,8 +274,24 @@ def sleep(
             so memory does not grow with the sleep length (except the per-step
             counts, 32 bytes per step for 3 layers, allocated before any work). The
             result is the same for any ``chunk_steps``.
+        validate: ``(x_val, y_val)`` (accuracy in %) or a callable ``score(model) -> float``
+            (higher is better): scored before and after the sleep (``outcome.validation``).
+        keep_better: with ``validate``, undo a sleep that lowered the score (the returned
+            model, or ``model`` itself when ``inplace``, keeps the weights it had); off by
+            default, as in the reference.
+
+    A layer that never fired or fired at runaway rates is logged as a warning and
+    listed in ``outcome.warnings`` (:mod:`bridge.sleep_checks`).
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
+    for name, flag in (("inplace", inplace), ("record_spikes", record_spikes), ("progress", progress),
+                       ("keep_better", keep_better)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ArgumentTypeError(f"{name} must be True or False, got {flag!r} ({type(flag).__name__})")
+    check_seed(seed)
+    score = as_score(validate)
+    if keep_better and score is None:
+        raise ArgumentTypeError("keep_better=True needs validate=(x_val, y_val) or a score callable")
     steps = params.steps_first if steps is None else steps
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise SleepParamsError(f"steps must be an integer >= 0, got {steps!r}")
@@ -263,11 +308,15 @@ def sleep(
             options[name] = value
     steps = int(steps)
     check_engine_options(engine, options)
+    check_counts_memory(steps, len(params.beta), f"steps={steps}")
     piecewise = steps > chunk_steps or every is not None
     # the engine is created first so a bad name or option fails before any work
     eng = snn.get_engine(engine, dtype=dtype, record_spikes=record_spikes, progress=progress and not piecewise,
                          **options)
     spec = build_sleep_network(model, seen_x, params, image_x=image_x)  # validates the model
+    if score is not None:
+        before = score(model)
+        original = saved_weights(model) if keep_better else None
     n_layers = spec.network.n_layers
     inputs = iter_input_spikes(spec.mean_image, params, steps, seed=seed, uniforms=uniforms, windows=windows,
                                chunk_steps=int(chunk_steps))
@@ -293,4 +342,24 @@ def sleep(
     slept = import_weights(model, result.weights, inplace=inplace)
     logger.info("slept %d steps on %s: mean spikes/step %s", steps, engine,
                 np.round(result.counts.mean(0), 3).tolist() if steps else [])
-    return SleepOutcome(slept, result, spec, result.spikes[0] if result.spikes else None)
+    notes = activity_warnings(result.totals, result.layer_names, steps, float(result.dt_ms))
+    log_activity_warnings(notes)
+    validation = None
+    if score is not None:
+        validation = SleepValidation(before, score(slept), score.metric)
+        if keep_better and validation.after < validation.before:
+            restore_weights(slept, original)
+            validation.kept = "before"
+        logger.info("validation %s before sleep %.4g, after %.4g (kept: %s)", validation.metric,
+                    validation.before, validation.after, validation.kept)
+    return SleepOutcome(slept, result, spec, result.spikes[0] if result.spikes else None, notes, validation)
+
+
+def check_seed(seed: Any, name: str = "seed") -> None:
+    """``seed`` must be ``None`` or an integer >= 0 (it feeds ``numpy.random.SeedSequence``)."""
+    if seed is None:
+        return
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ArgumentTypeError(f"{name} must be an integer >= 0 or None, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise SleepParamsError(f"{name} must be an integer >= 0, got {seed}")

@@ -93,16 +93,17 @@ def flatten_for_model(x: np.ndarray, n_inputs: int | None, flattens_input: bool,
 
 def check_range(x: np.ndarray) -> np.ndarray:
     """Raise :class:`~bridge.errors.SleepDataError` unless ``x`` is numeric, finite and in [0, 1]."""
-    if x.dtype == np.bool_:
+    if x.dtype == np.bool_ or x.size == 0:  # an empty batch: the caller refuses empty data as a whole
         return x
     if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
         raise SleepDataError("seen data contains NaN, infinite or non-numeric values")
     lo, hi = x.min(), x.max()
     if lo < 0:
         raise SleepDataError(
-            f"seen data has negative values (min {float(lo):.4g}): sleep input rates cannot be negative and need "
-            "data in the range [0, 1]. Hint: if the data was standardized (e.g. transforms.Normalize), "
-            "pass it before normalization, scaled to [0, 1]")
+            f"seen data has negative values (min {float(lo):.4g}): sleep turns intensities in [0, 1] into input "
+            "rates, so the model itself must be trained on data in [0, 1] (e.g. transforms.ToTensor() without "
+            "transforms.Normalize) and slept on that data. A model trained on mean/std-normalized data does not "
+            "fit its data rescaled to [0, 1] afterwards: retrain it on [0, 1] data")
     if hi > 1 + _RANGE_TOLERANCE:
         raise SleepDataError(
             f"seen data has values above 1 (max {float(hi):.4g}): sleep expects intensities in the range [0, 1] "

@@ -71,6 +71,11 @@ def check_input_draws(
         uniforms = np.asarray(uniforms)
         if uniforms.shape != (steps, n_features):
             raise SleepDataError(f"uniforms must have shape ({steps}, {n_features}), got {uniforms.shape}")
+        if not (np.issubdtype(uniforms.dtype, np.floating) or np.issubdtype(uniforms.dtype, np.integer)):
+            raise SleepDataError(f"uniforms must hold numbers in [0, 1), got dtype {uniforms.dtype}")
+        if uniforms.size and not (np.all(np.isfinite(uniforms)) and uniforms.min() >= 0 and uniforms.max() < 1):
+            raise SleepDataError("uniforms must hold finite draws in [0, 1); got NaN, infinite or out-of-range "
+                                 "values (a NaN draw would silently give no input spike)")
     if params.input_mode == "masked_mean":
         side = _image_side(n_features)
         hi = side - params.mask_size  # origins in [0, side - mask_size - 1]

@@ -50,6 +50,16 @@ class OutputExistsError(SnnError, FileExistsError):
     """A file would be overwritten although ``overwrite=False`` (the default)."""
 
 
+class OutputPathError(SnnError, ValueError):
+    """An output path of the wrong kind: a folder where a file is written, a file where
+    a folder of files is written."""
+
+
+class OutputWriteError(SnnError, OSError):
+    """A file could not be written: the disk is full, a quota is reached, or the file
+    system is read-only or not writable; the message names the file."""
+
+
 class ToolNotFoundError(SnnError, RuntimeError):
     """A program an engine option needs (a C++ compiler, ``make``) is not on PATH; the
     message names it and how to fall back."""
@@ -62,8 +72,8 @@ class NativeBuildError(SnnError, RuntimeError):
 
 __all__ = [
     "ActivityLimitError", "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
-    "MissingExtraError", "NativeBuildError", "NeuronSelectionError", "OutputExistsError", "SnnError",
-    "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
+    "MissingExtraError", "NativeBuildError", "NeuronSelectionError", "OutputExistsError", "OutputPathError",
+    "OutputWriteError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
 ]
 
 

@@ -304,5 +304,6 @@ def test_sleep_arguments_either_fail_typed_naming_them_or_run_as_asked(steps, wi
     except (BridgeError, SnnError) as exc:
         assert "steps" in str(exc) or "window" in str(exc), str(exc)
         return
-    assert window_kind in ("none", "int")
+    # (0, 2) origins "out of range" are no origins at all: a sleep of 0 steps with them is valid
+    assert window_kind in ("none", "int") or (window_kind == "out_of_range" and n == 0)
     assert outcome.result.counts.shape[0] == (params.steps_first if steps is None else steps)

@@ -142,12 +142,11 @@ def test_empty_out_is_refused(tmp_path, monkeypatch):
 
 
 def test_run_leaves_the_callers_config_unchanged(tmp_path):
-    cfg = tiny()
-    cfg.train.n_classes = 4  # the run uses sizes[-1] = 10 outputs on its own copy
+    cfg = tiny(experiment__sizes=[784, 32, 24, 12])  # train.n_classes left at its default (10)
     before = copy.deepcopy(dataclasses.asdict(cfg))
     summary = run_experiment(cfg, tmp_path / "out", progress=False)
-    assert dataclasses.asdict(cfg) == before
-    assert summary["config"]["train"]["n_classes"] == 10
+    assert dataclasses.asdict(cfg) == before  # the run set n_classes = sizes[-1] = 12 on its own copy
+    assert cfg.train.n_classes == 10 and summary["config"]["train"]["n_classes"] == 12
 
 
 def test_models_are_saved_before_and_after_each_sleep(tmp_path):

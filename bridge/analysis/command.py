@@ -52,6 +52,25 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def format_p(p: float | None) -> str:
+    """A p value readable at any size: ``0.0123``, ``3.7e-06`` (never ``0.0000``)."""
+    if p is None:
+        return "n/a"
+    return f"{p:.4f}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def top_n_note(report: dict[str, Any]) -> str | None:
+    """Says where ``--top-n`` was capped (at most half a layer's units are selective)."""
+    asked = report.get("settings", {}).get("top_n")
+    used = report.get("settings", {}).get("top_n_used", {})
+    capped = {name: n for name, n in used.items() if asked is not None and n < asked}
+    if not capped:
+        return None
+    where = ", ".join(f"{n} in {name}" for name, n in capped.items())
+    return (f"note: --top-n {asked} was capped to {where}: at most half of a layer's units count as selective, "
+            "so that random subsets of the same size have other units to come from")
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """The summary per hidden layer as a Markdown table."""
     s = report["summary"]
@@ -69,18 +88,28 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {ba('between_class_correlation')} | {ba('within_class_correlation')} | "
                      f"{ba('treves_rolls_sparseness')} | {ba('active_fraction')} | "
                      f"{_fmt(r['selective_mean'], 2)} / {_fmt(r['random_mean'], 2)} | "
-                     f"{r['significant_tests']} of {r['tests']} | {_fmt(r['max_p_bonferroni'], 4)} | "
+                     f"{r['significant_tests']} of {r['tests']} | {format_p(r['max_p_bonferroni'])} | "
                      f"{_fmt(d['old_tasks_change'])} / {_fmt(d['newest_task_change'])} |")
-    return "\n".join(lines)
+    note = top_n_note(report)
+    return "\n".join(lines + ([note] if note else []))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis for parsed ``args``; returns the exit code (0)."""
+    from ..errors import AnalysisError
     from ..experiments.results_io import results_lock, write_json
     from .run import analyze_run
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / ANALYSIS_DIR
+    # checked before the lock (which would create a missing folder) and before any work
+    if not run_dir.is_dir():
+        raise AnalysisError(f"run folder {run_dir} {'is not a folder' if run_dir.exists() else 'does not exist'}; "
+                            "give the --out folder of a finished `sleep-replay run`")
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"--out {out} exists and is not a folder; name a folder for the analysis")
+    if args.top_n is not None and args.top_n < 1:
+        raise AnalysisError(f"--top-n must be an integer >= 1, got {args.top_n}")
     with results_lock(run_dir):  # no run may write the folder meanwhile
         report = analyze_run(run_dir, method=args.method, seeds=args.seeds, top_n=args.top_n,
                              figures_dir=None if args.no_figures else out, progress=not args.no_progress)
@@ -92,4 +121,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["ANALYSIS_DIR", "ANALYSIS_JSON", "add_parser", "clean_json", "format_summary", "run"]
+__all__ = ["ANALYSIS_DIR", "ANALYSIS_JSON", "add_parser", "clean_json", "format_p", "format_summary", "run",
+           "top_n_note"]

@@ -26,12 +26,14 @@ def write_figures(report: dict[str, Any], figs: dict[str, Any], out_dir: str | P
 
     layers = report["summary"].get("layers", {})
     if layers:
-        fig, axes = _figure(1, 3, (12, 3.4))
+        fig, axes = _figure(1, 3, (12, 3.6))
         for ax, (m, label) in zip(axes[0], (("between_class_correlation", "between-class r"),
                                              ("within_class_correlation", "within-class r"),
                                              ("treves_rolls_sparseness", "Treves-Rolls sparseness (1 - a)"))):
-            plot_before_after({n: v[m] for n, v in layers.items()}, ylabel=label, ax=ax,
-                              title=f"{label}, mean of {report['summary']['seeds']} seeds")
+            plot_before_after({n: v[m] for n, v in layers.items()}, ylabel=label, ax=ax, title=label)
+        n_seeds = report["summary"]["seeds"]
+        fig.suptitle(f"last sleep (after task {report['summary']['sleep_after_task']}), mean of {n_seeds} "
+                     f"seed{'s' if n_seeds != 1 else ''}", fontsize=10)
         save(fig, "representations_before_after.png")
     if not figs:
         return written

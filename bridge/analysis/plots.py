@@ -104,7 +104,11 @@ def plot_correlation_matrices(before: np.ndarray, after: np.ndarray, classes: Se
         im = ax.imshow(r, vmin=lo, vmax=hi, cmap="viridis")
         ax.set_xticks(range(len(classes)), [str(c) for c in classes], fontsize=7)
         ax.set_yticks(range(len(classes)), [str(c) for c in classes], fontsize=7)
-        ax.set_title(f"{title} {label}".strip(), fontsize=9)
+        ax.set_xlabel("class", fontsize=8)
+        ax.set_ylabel("class", fontsize=8)
+        ax.set_title(label, fontsize=9)
+    if title:  # one title over both panels (a long title per panel was cut at the top edge)
+        fig.suptitle(title.rstrip(":"), fontsize=10)
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="mean r")
     return fig
 
@@ -126,7 +130,7 @@ def plot_reactivation(entries: Mapping[str, Mapping[str, Any]], *, ax=None, titl
     ax.set_xticks(x, names, fontsize=8)
     ax.set_ylim(0, top * 1.2)
     ax.set(ylabel="sleep spikes per unit", title=title)
-    ax.legend(fontsize=7)
+    legend_below(ax)  # inside, it would hide the significance marks above the bars
     return ax
 
 
@@ -134,6 +138,8 @@ def plot_weight_change(changes: Sequence[Mapping[str, Any]], *, layer_names: Seq
                        axes=None):
     """Histograms (log counts) of the weight change of each layer (entries of
     :func:`bridge.analysis.weights.weight_change`); returns the Figure."""
+    from matplotlib.ticker import MaxNLocator
+
     if axes is None:
         fig, grid = _figure(1, len(changes), (3.2 * len(changes), 3))
         axes = grid[0]
@@ -142,9 +148,14 @@ def plot_weight_change(changes: Sequence[Mapping[str, Any]], *, layer_names: Seq
         edges = np.asarray(ch["histogram"]["edges"])
         counts = np.asarray(ch["histogram"]["counts"])
         ax.stairs(counts, edges, fill=True)
-        ax.set_yscale("symlog")
+        ax.set_yscale("log")  # empty bins stay empty (symlog's 0 tick collided with 10^0)
+        ax.set_ylim(bottom=0.7)
+        # few ticks, and a common power of ten for small changes: labels such as -0.0005 overlapped
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         name = layer_names[l] if layer_names else f"layer {l + 1}"
-        ax.set(xlabel="weight change", ylabel="weights", title=name)
+        ax.set(xlabel="weight change", ylabel="weights")
+        ax.set_title(name, fontsize=9)
     return fig
 
 
@@ -157,12 +168,18 @@ def plot_before_after(values: Mapping[str, Mapping[str, float | None]], *, ylabe
         vals = [np.nan if values[n][key] is None else values[n][key] for n in names]
         ax.bar(x + off, vals, 0.4, label=f"{key} sleep", color=color)
     ax.set_xticks(x, names, fontsize=8)
-    ax.set(ylabel=ylabel, title=title)
-    ax.legend(fontsize=7)
+    ax.set(ylabel=ylabel)
+    ax.set_title(title, fontsize=9)
+    legend_below(ax)  # inside, it covered the bars
     return ax
 
 
+def legend_below(ax) -> None:
+    """The legend of ``ax`` in one row under its x axis, clear of the data and marks."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+
+
 __all__ = [
-    "plot_before_after", "plot_correlation_matrices", "plot_population_rate", "plot_raster", "plot_reactivation",
+    "legend_below", "plot_before_after", "plot_correlation_matrices", "plot_population_rate", "plot_raster", "plot_reactivation",
     "plot_weight_change", "save_figure", "significance_mark",
 ]

@@ -109,24 +109,40 @@ def open_run(run_dir: str | Path, method: str | None = None, seeds: Sequence[int
                     raise MissingModelsError(
                         f"{run} has no saved model {p.relative_to(run)}: rerun `sleep-replay run` with this "
                         "version (it saves each model before and after each sleep) to analyse the run")
+                read_saved_model(p, cfg, seed)  # a damaged file fails here, before any work
     tasks, x_test, y_test = load_tasks(cfg)
     return RunData(run, cfg, method, seeds, tasks, x_test, y_test)
 
 
-def load_model(data: RunData, seed: int, task: int, stage: str) -> torch.nn.Module:
-    """The saved model of ``seed`` after task ``task`` (1-based) at ``stage``."""
-    from ..experiments import model_path, new_model
+def read_saved_model(path: Path, cfg: Any, seed: int) -> torch.nn.Module:
+    """The model saved at ``path`` by a run of ``cfg``, in eval mode. A file that is
+    damaged, truncated, not a saved state dict or of another network raises
+    :class:`~bridge.errors.AnalysisError` naming it."""
+    from ..experiments import new_model
 
-    model = new_model(data.cfg, seed, logits=False)
-    state = torch.load(model_path(data.run_dir, data.method, seed, task, stage), map_location="cpu",
-                       weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, pickle/zip errors, EOFError... for a damaged file
+        first = " ".join(str(exc).split()).split(". ")[0]  # torch's advice after it does not apply here
+        raise AnalysisError(f"saved model {path} cannot be read: it is damaged or truncated ({type(exc).__name__}: "
+                            f"{first}); rerun `sleep-replay run --fresh` to make it again") from exc
+    model = new_model(cfg, seed, logits=False)
+    if not isinstance(state, dict):
+        raise AnalysisError(f"saved model {path} holds a {type(state).__name__}, not a model's state dict")
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise AnalysisError(f"saved model of seed {seed}, task {task} ({stage}) does not fit the run's "
-                            f"network {data.cfg.sizes}: {exc}") from None
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise AnalysisError(f"saved model {path} does not fit the run's network {cfg.sizes}: "
+                            f"{' '.join(str(exc).split())}") from None
     model.eval()
     return model
+
+
+def load_model(data: RunData, seed: int, task: int, stage: str) -> torch.nn.Module:
+    """The saved model of ``seed`` after task ``task`` (1-based) at ``stage``."""
+    from ..experiments import model_path
+
+    return read_saved_model(model_path(data.run_dir, data.method, seed, task, stage), data.cfg, seed)
 
 
 def selective_count(top_n: int, width: int) -> int:
@@ -234,6 +250,12 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def _top_n_used(per_seed: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Selective units per set in each hidden layer (``top_n``, capped at half the layer)."""
+    first = next((sleeps[0] for sleeps in per_seed.values() if sleeps), None)
+    return {} if first is None else {name: e["reactivation"]["top_n"] for name, e in first["layers"].items()}
+
+
 def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequence[int] | None = None,
                 top_n: int = 100, figures_dir: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Analyse every sleep of every seed of a run; returns the ``analysis.json`` dict.
@@ -259,7 +281,8 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
         "run_dir": str(data.run_dir),
         "method": data.method,
         "seeds": data.seeds,
-        "settings": {"top_n": int(top_n), "engine": data.cfg.engine, "dtype": data.cfg.dtype,
+        "settings": {"top_n": int(top_n), "top_n_used": _top_n_used(per_seed), "engine": data.cfg.engine,
+                     "dtype": data.cfg.dtype,
                      "test": "one-sided Mann-Whitney U vs the other units of the layer, Bonferroni over the "
                              "sets of one (seed, sleep, layer, kind)",
                      "sparseness": "Treves-Rolls population sparseness 1 - (mean r)^2 / mean(r^2), mean over examples",
@@ -268,6 +291,9 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
         "per_seed": per_seed,
         "summary": summarize(per_seed),
     }
+    capped = {name: n for name, n in report["settings"]["top_n_used"].items() if n < int(top_n)}
+    if capped:
+        logger.info("top_n %d capped to %s selective units per set (at most half of a layer)", int(top_n), capped)
     if figures_dir is not None:
         from .figures import write_figures
 
@@ -277,4 +303,4 @@ def analyze_run(run_dir: str | Path, *, method: str | None = None, seeds: Sequen
 
 
 __all__ = ["MEASURES", "RunData", "selective_count", "SCHEMA_VERSION", "analyze_run", "analyze_sleep", "load_model", "open_run",
-           "summarize"]
+           "read_saved_model", "summarize"]

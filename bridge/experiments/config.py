@@ -23,6 +23,7 @@ from ann.errors import TrainingConfigError
 
 from ..errors import ConfigError
 from ..params import PRESETS, SLEEP_IMAGES, SleepParams, preset, read_config
+from ..sleep import check_counts_memory
 from ..validation import (check_choice, check_distinct_methods, check_experiment_fields, check_int, check_int_list,
                           check_mapping)
 from .methods import MethodSpec, parse_method
@@ -32,6 +33,9 @@ from .methods import MethodSpec, parse_method
 #: counts once, or every task counts once (mean of the per-task accuracies; for test sets of
 #: unequal size, e.g. the MNIST subset next to full Fashion-MNIST)
 ACCURACY_WEIGHTINGS = ("examples", "tasks")
+#: ``train.n_classes`` when a config does not set it (:class:`ann.TrainConfig`'s default); a run
+#: sets it to ``experiment.sizes[-1]``, any other value that differs from that is refused
+_DEFAULT_N_CLASSES = TrainConfig().n_classes
 #: fields added after results were published: left out of the fingerprint at their default,
 #: so earlier results folders stay valid
 _FINGERPRINT_OMITTED_DEFAULTS = {"sleep_image": "seen", "accuracy_weighting": "examples"}
@@ -177,6 +181,18 @@ class ExperimentConfig:
         n_classes = max(max(g) for g in self.class_groups) + 1
         if n_classes > self.sizes[-1]:
             raise ConfigError(f"experiment.sizes[-1] = {self.sizes[-1]} outputs cannot hold {n_classes} classes")
+        if self.train.n_classes not in (self.sizes[-1], _DEFAULT_N_CLASSES):
+            raise ConfigError(f"train.n_classes = {self.train.n_classes} but the network has experiment.sizes[-1] "
+                              f"= {self.sizes[-1]} outputs (one per class); set train.n_classes = "
+                              f"{self.sizes[-1]} or leave it out")
+        if self.data_dir is not None and all(n == "mnist-subset" for n in names):
+            raise ConfigError(f"experiment.data_dir = {self.data_dir!r} is not used: the mnist-subset data set is "
+                              "embedded in the package and reads no files; remove data_dir, or choose a "
+                              "dataset that reads it (mnist, fashion-mnist, features)")
+        longest = max(self.sleep.steps_for_task(k) for k in (1, len(self.class_groups)))
+        check_counts_memory(longest, len(kinds),
+                            "sleep.steps_first" if longest == self.sleep.steps_first else
+                            f"sleep.steps_first + {len(self.class_groups) - 1} x sleep.steps_per_task")
 
     def resolved(self) -> "ExperimentConfig":
         """A validated deep copy ready to run (``train.n_classes`` set to the
@@ -298,6 +314,10 @@ class ExperimentConfig:
         cfg = cls(**exp, train=TrainConfig(**train), sleep=SleepParams.from_dict(sleep_values),
                   method_options={k: dict(v) for k, v in options.items()})
         cfg.validate()
+        if "n_classes" in train and cfg.train.n_classes != cfg.sizes[-1]:  # given, not the default
+            raise ConfigError(f"train.n_classes = {cfg.train.n_classes} but the network has experiment.sizes[-1] "
+                              f"= {cfg.sizes[-1]} outputs (one per class); set train.n_classes = {cfg.sizes[-1]} "
+                              "or leave it out")
         return cfg
 
     @classmethod

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from snn.extras import require
 
-from ..errors import ClusterError
+from ..errors import ClusterError, ConfigError
 from .config import ExperimentConfig
 from .data import load_tasks
 from .methods import MethodSpec
@@ -174,6 +174,27 @@ def default_cell_threads() -> int:
     import torch
 
     return max(1, int(torch.get_num_threads()))
+
+
+def check_scheduler_address(address: Any, name: str = "--scheduler") -> str:
+    """``address`` if it is a Dask scheduler address (``tcp://host:port``, ``host:port``,
+    ``tls://...``, ...), else :class:`~bridge.errors.ConfigError` naming ``name``; checked
+    before any work (nothing is loaded, trained or written for a malformed address)."""
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    if not isinstance(address, str) or not address.strip():
+        raise ConfigError(f"{name} must be a Dask scheduler address such as tcp://host:8786, got {address!r}")
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in registry.backends:
+            raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(sorted(registry.backends))}")
+        if scheme != "inproc":
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name}: {address!r} is not a Dask scheduler address ({exc}); give one such as "
+                          "tcp://host:8786") from None
+    return address
 
 
 @contextlib.contextmanager

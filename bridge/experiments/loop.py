@@ -10,6 +10,7 @@ sleeps the network on all training data seen so far (SRC_SPEC.md sections 2-4),
 """
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -99,9 +100,13 @@ def model_file(model_dir: str | Path, task: int, stage: str) -> Path:
 
 
 def save_model(model: torch.nn.Module, path: str | Path) -> Path:
-    """Write ``model.state_dict()`` to ``path`` atomically (``torch.save``)."""
+    """Write ``model.state_dict()`` to ``path`` atomically (``torch.save``). The file is
+    serialized in memory first and written with one plain write, so a full disk is an
+    ``OSError`` naming the file (torch's own writer reports it as a bare RuntimeError)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return atomic_write(path, lambda p: torch.save(state, p))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write(path, lambda p: p.write_bytes(buffer.getvalue()))
 
 
 class SleepPlugin(CellPlugin):

@@ -22,7 +22,7 @@ from ann.errors import TrainingDivergedError
 
 from .cells import CELLS_DIR, MODELS_DIR, TaskData, cell_model_dir, finish_cell, load_finished_cell, run_cell
 from .config import ExperimentConfig
-from .distributed import default_cell_threads, run_cells_on_dask, timed_cell
+from .distributed import check_scheduler_address, default_cell_threads, run_cells_on_dask, timed_cell
 from .data import load_tasks
 from .methods import MethodSpec
 from .reporting import REPORT_FILES, paper_mismatch, summarize, write_reports
@@ -31,8 +31,12 @@ from .results_io import archive_files, read_json, results_dir, results_lock, wri
 logger = logging.getLogger(__name__)
 
 CONFIG_JSON = "config.json"
-#: every file of a run; all are archived when a run of another config starts in the folder
-RESULT_FILES = [*REPORT_FILES, CONFIG_JSON, CELLS_DIR, MODELS_DIR]
+#: the folder `sleep-replay analyze` writes into a run's folder (bridge.analysis.command.ANALYSIS_DIR,
+#: not imported here: the analysis package is heavy and a run does not need it)
+ANALYSIS_DIR = "analysis"
+#: every file of a run; all are archived when a run of another config starts in the folder (the
+#: analysis too: it describes the models of the earlier config)
+RESULT_FILES = [*REPORT_FILES, CONFIG_JSON, CELLS_DIR, MODELS_DIR, ANALYSIS_DIR]
 
 
 def _config_state(cfg: Any) -> dict[str, Any]:
@@ -104,6 +108,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
 
     cfg = cfg.resolved()
     out = results_dir(out_dir)
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
     t0 = time.perf_counter()
     data = load_tasks(cfg)  # fails before any training if data are missing
     tasks, _, y_test = data

@@ -22,12 +22,15 @@ NSGA-II after its first generation) may differ between parallel runs.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any, Callable
 
+import filelock
 import numpy as np
 from tqdm import tqdm
 
@@ -70,10 +73,80 @@ def open_storage(storage: str, name: str = "tune.storage") -> optuna.storages.Ba
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab"):
             pass
+        partial = _partial_last_record(path)
+        if partial:
+            raise ConfigError(f"{name}: the journal file {storage!r} is truncated: its last record is incomplete "
+                              f"({partial} bytes after the last newline; a write was cut off, e.g. by a full disk "
+                              "or a killed process). Delete that partial last line to resume the study, or give "
+                              "another --storage")
         backend = optuna.storages.journal.JournalFileBackend(str(path))
-        return optuna.storages.JournalStorage(backend)
+        journal = optuna.storages.JournalStorage(backend)
+        journal.get_all_studies()  # reads every record: a damaged file fails here, not mid-search
+        return journal
     except OSError as exc:
         raise ConfigError(f"{name}: cannot open the journal file {storage!r}: {exc.strerror or exc}") from exc
+    except ConfigError:
+        raise
+    except _DAMAGE_ERRORS as exc:
+        raise ConfigError(f"{name}: the journal file {storage!r} is damaged or truncated ({type(exc).__name__}: "
+                          f"{exc}); restore it from a copy, or start a new study with another --storage "
+                          "(or move the file away)") from exc
+
+
+def _partial_last_record(path: Path, settle_s: float = 0.5) -> int:
+    """Bytes after the journal's last newline (0 when it ends with a whole record).
+    Optuna would skip such a tail and append after it, which breaks the file for good.
+    A driver writing right now finishes its record within ``settle_s``, so a tail is
+    looked at twice."""
+    partial = 0
+    for attempt in range(2):
+        if attempt:
+            time.sleep(settle_s)
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return 0
+            pos, partial = size, size
+            while pos > 0:
+                start = max(0, pos - 65536)
+                f.seek(start)
+                i = f.read(pos - start).rfind(b"\n")
+                if i >= 0:
+                    partial = size - (start + i + 1)
+                    break
+                pos = start
+    return partial
+
+
+def drop_partial_record(storage: str) -> int:
+    """After a write to the journal ``storage`` failed (a full disk), cut off the
+    incomplete record it left at the end, so the study can resume; returns the bytes
+    removed (0 for a database URL or a whole journal)."""
+    if "://" in storage:
+        return 0
+    path = Path(storage)
+    partial = _partial_last_record(path)
+    if partial:
+        os.truncate(path, path.stat().st_size - partial)
+    return partial
+
+
+#: what Optuna raises while replaying a journal with a broken or incomplete record
+_DAMAGE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
+def ask_lock(storage: str) -> filelock.BaseFileLock | None:
+    """The lock under which drivers of the journal ``storage`` count the study's
+    trials and ask a new one (``<journal>.ask.lock``), so that several processes on
+    one journal never ask more trials than the study's total. ``None`` for a
+    database URL: there the count and the ask are not atomic, and drivers that
+    start a trial at the same moment may exceed the total by one trial each."""
+    if "://" in storage:
+        return None
+    return filelock.FileLock(f"{storage}.ask.lock", thread_local=False)
 
 
 def make_sampler(cfg: TuneConfig, n_stored: int) -> optuna.samplers.BaseSampler:
@@ -109,6 +182,13 @@ def done_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Finished trials (complete, failed or pruned), not those a vanished driver left running."""
     interrupted = set(study.user_attrs.get(INTERRUPTED_ATTR, []))
     return [t for t in study.get_trials(deepcopy=False, states=DONE_STATES) if t.number not in interrupted]
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that count towards the study's total: the finished ones (:func:`done_trials`)
+    and those running now, in this or any other process driving the same study."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return len(done_trials(study)) + len(running)
 
 
 def _driver() -> dict[str, Any]:
@@ -179,21 +259,33 @@ def trial_errors() -> tuple[type[BaseException], ...]:
     return (ArithmeticError, TrainingDivergedError, ActivityLimitError)
 
 
-def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, evaluate: Evaluate, *,
+def run_trials(study: optuna.Study, distributions: dict[str, Any], total: int, evaluate: Evaluate, *,
                submit: Callable[[dict[str, Any]], Any] | None = None, in_flight: int = 1,
-               progress: bool = True) -> None:
-    """Ask ``n_new`` trials and tell their values.
+               progress: bool = True, lock: filelock.BaseFileLock | None = None) -> int:
+    """Ask trials until the study holds ``total`` (finished or running, in any process:
+    :func:`counted_trials`) and tell their values; returns how many this call ran.
 
     ``evaluate(params) -> {"value": ...}`` runs a trial in this process; with
     ``submit(params) -> future`` (a Dask future) up to ``in_flight`` trials run at
-    once and are told as they finish. One progress bar, with the best value so far.
+    once and are told as they finish. ``lock`` (:func:`ask_lock`) makes the count and
+    the ask one step for every process sharing the storage, so two searches on one
+    study share its ``total`` instead of running it twice. One progress bar, with the
+    best value so far.
     """
     errors = trial_errors()
-    bar = tqdm(total=n_new, desc=f"tuning {study.study_name}", unit="trial", disable=not progress)
+    bar = tqdm(total=max(0, total - counted_trials(study)), desc=f"tuning {study.study_name}", unit="trial",
+               disable=not progress)
+    asked_here = 0
 
-    def ask() -> optuna.Trial:
-        trial = study.ask(distributions)
-        trial.set_user_attr("driver", _driver())
+    def ask() -> optuna.Trial | None:
+        """A new trial, or ``None`` when the study already holds ``total`` trials."""
+        nonlocal asked_here
+        with lock if lock is not None else contextlib.nullcontext():
+            if counted_trials(study) >= total:
+                return None
+            trial = study.ask(distributions)
+            trial.set_user_attr("driver", _driver())
+        asked_here += 1
         return trial
 
     def finished(trial: optuna.Trial, result: dict[str, Any] | BaseException) -> None:
@@ -204,25 +296,28 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
     running: dict[Any, optuna.Trial] = {}  # future (or trial number when serial) -> trial
     try:
         if submit is None:
-            for _ in range(n_new):
-                trial = ask()
+            while (trial := ask()) is not None:
                 running[trial.number] = trial
                 try:
                     result: dict[str, Any] | BaseException = evaluate(trial.params)
                 except errors as exc:
                     result = exc
                 finished(running.pop(trial.number), result)
-            return
+            return asked_here
         from ..experiments.distributed import DASK_RUNS
 
         wait = require("distributed", what=DASK_RUNS).wait
 
-        asked = 0
-        while asked < n_new or running:
-            while asked < n_new and len(running) < in_flight:
+        more = True
+        while more or running:
+            while more and len(running) < in_flight:
                 trial = ask()
+                if trial is None:
+                    more = False
+                    break
                 running[submit(trial.params)] = trial
-                asked += 1
+            if not running:
+                break
             done, _ = wait(list(running), return_when="FIRST_COMPLETED")
             for fut in done:
                 trial = running.pop(fut)
@@ -237,3 +332,4 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
         raise
     finally:
         bar.close()
+    return asked_here

@@ -12,6 +12,7 @@ only :class:`~.objective.ValidationData`. Output folder ``out``::
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import time
@@ -20,18 +21,21 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ann import Task
+from snn.atomic_io import WRITE_ERRNOS
+from snn.errors import OutputWriteError
 from snn.extras import require
 
 from ..errors import ClusterError, ConfigError
-from ..experiments.results_io import results_dir, write_json
+from ..experiments.distributed import check_scheduler_address
+from ..experiments.results_io import archive_files, read_json, results_dir, write_json
 from ..params import SleepParams
 from .config import TuneConfig
 from .objective import ValidationData, trial_value, validation_tasks
-from .plots import importances, plot_search
+from .plots import HISTORY_PNG, importances, plot_search
 from .preset_file import PRESET_FILE, write_preset_file
 from .space import layer_values
-from .study import (JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials,
-                    trial_errors)
+from .study import (JOURNAL_FILE, ask_lock, counted_trials, done_trials, drop_partial_record, open_storage,
+                    open_study, requeue_interrupted, run_trials, trial_errors)
 
 optuna = require("optuna")
 CategoricalDistribution = require("optuna.distributions").CategoricalDistribution
@@ -109,8 +113,10 @@ def worker_trial(exp: Any, method: str, changes: dict[str, Any], seeds: list[int
 
     from ..experiments.distributed import pinned_threads, where_am_i
 
-    try:
-        with pinned_threads(threads), snn.activity_limit(max_spikes_per_step):
+    from ..sleep_checks import quiet_activity_warnings
+
+    try:  # trials explore sleeps that never fire or run away on purpose: their value judges them
+        with pinned_threads(threads), snn.activity_limit(max_spikes_per_step), quiet_activity_warnings():
             result = trial_value(exp, method, changes, seeds, data)
     except trial_errors() as exc:
         return exc
@@ -141,8 +147,8 @@ def check_workers(client: Any) -> int:
     return len(workers)
 
 
-def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int, ValidationData], n_new: int,
-            progress: bool) -> None:
+def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int, ValidationData],
+            progress: bool, lock: Any) -> int:
     from ..experiments.distributed import dask_client, default_cell_threads
 
     base = cfg.experiment.sleep
@@ -153,11 +159,10 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int
 
     if not cfg.workers and cfg.scheduler is None:
         threads = cfg.threads_per_worker or default_cell_threads()
-        run_trials(study, dists, n_new,
-                   lambda params: worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val, threads,
-                                                 cfg.max_spikes_per_step),
-                   progress=progress)
-        return
+        return run_trials(study, dists, cfg.trials,
+                          lambda params: worker_trial(cfg.experiment, cfg.method, changes(params), cfg.seeds, val,
+                                                      threads, cfg.max_spikes_per_step),
+                          progress=progress, lock=lock)
     with dask_client(workers=cfg.workers or None, scheduler=cfg.scheduler,
                      threads_per_worker=cfg.threads_per_worker) as (client, threads):
         n_workers = check_workers(client)
@@ -168,7 +173,8 @@ def _search(cfg: TuneConfig, study: optuna.Study, val: ValidationData | dict[int
             return client.submit(worker_trial, cfg.experiment, cfg.method, changes(params), cfg.seeds, data_future,
                                  threads, cfg.max_spikes_per_step, pure=False)
 
-        run_trials(study, dists, n_new, lambda p: {}, submit=submit, in_flight=n_workers, progress=progress)
+        return run_trials(study, dists, cfg.trials, lambda p: {}, submit=submit, in_flight=n_workers,
+                          progress=progress, lock=lock)
 
 
 def _trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -221,9 +227,12 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
                                        study_name=study_name, threads_per_worker=threads_per_worker).items()
                  if v is not None}
     cfg = cfg.replace(**overrides) if overrides else cfg
+    if cfg.scheduler is not None:  # a malformed address fails before anything is opened or written
+        check_scheduler_address(cfg.scheduler, "tune.scheduler")
     out = results_dir(out)
     storage_text = cfg.storage or str(out / JOURNAL_FILE)
     study = open_study(cfg, open_storage(storage_text))
+    archive_other_study(cfg, out, storage_text)
     requeue_interrupted(study)
     if data is None:
         from ..experiments.data import load_tasks
@@ -233,28 +242,62 @@ def tune(config: TuneConfig | str | Path | dict[str, Any], out: str | Path = DEF
     del data  # the test split goes no further
     first = val if isinstance(val, ValidationData) else next(iter(val.values()))
     logger.info("validation split (train, validation) per task: %s (%s)", first.sizes, cfg.validation_split)
-    if not study.trials:
-        start = start_values(cfg)
-        if start is not None:  # trial 0: the [sleep] table's own values
-            study.enqueue_trial(start, user_attrs={"start": True})
-    n_done = len(done_trials(study))
-    n_new = max(0, cfg.trials - n_done)
-    if n_done:
-        logger.warning("study %s: %d trial(s) already done; running %d more", cfg.study_name, n_done, n_new)
+    lock = ask_lock(storage_text)
+    with lock if lock is not None else contextlib.nullcontext():
+        if not study.trials:
+            start = start_values(cfg)
+            if start is not None:  # trial 0: the [sleep] table's own values
+                study.enqueue_trial(start, user_attrs={"start": True})
+    n_done, n_counted = len(done_trials(study)), counted_trials(study)
+    if n_counted:
+        logger.warning("study %s: %d trial(s) already done, %d running; the study's total is %d trials",
+                       cfg.study_name, n_done, n_counted - n_done, cfg.trials)
     try:
-        _search(cfg, study, val, n_new, progress)
+        n_new = _search(cfg, study, val, progress, lock)
     except KeyboardInterrupt:  # keep what the finished trials found, then stop
         _write_outputs(cfg, study, out, storage_text, figures)
         raise
+    except OSError as exc:  # Optuna's journal writes name no file: say which, and keep the journal whole
+        if exc.errno not in WRITE_ERRNOS or exc.filename:
+            raise
+        dropped = drop_partial_record(storage_text)
+        raise OutputWriteError(f"cannot write the study storage {storage_text}: {exc.strerror}"
+                               + ("; the incomplete last record was removed, so the study resumes once there is "
+                                  "room" if dropped else "")) from exc
     best_params, best_value, preset_path = _write_outputs(cfg, study, out, storage_text, figures)
     return TuneResult(study, best_params, best_value, preset_path, n_new, len(done_trials(study)), out,
                       time.perf_counter() - t0)
+
+
+#: what a search writes into its output folder (archived when another study's search starts there)
+OUTPUT_FILES = [PRESET_FILE, SUMMARY_JSON, HISTORY_PNG]
+
+
+def _study_identity(cfg: TuneConfig, storage_text: str) -> dict[str, Any]:
+    where = storage_text if "://" in storage_text else str(Path(storage_text).resolve())
+    return {"study_name": cfg.study_name, "storage": where, "search_fingerprint": cfg.fingerprint()}
+
+
+def archive_other_study(cfg: TuneConfig, out: Path, storage_text: str) -> Path | None:
+    """Move the outputs of another study's search in ``out`` (another study name,
+    storage or search config, or outputs without a summary saying which study made
+    them) to ``out/archive/<timestamp>/``, as ``run`` does; the outputs of this very
+    study stay (a rerun resumes and updates them). Returns the archive folder or ``None``."""
+    if not any((out / n).exists() for n in OUTPUT_FILES):
+        return None
+    earlier = read_json(out / SUMMARY_JSON)
+    if isinstance(earlier, dict):
+        stored = earlier.get("study") or {}
+        if stored == _study_identity(cfg, storage_text):
+            return None
+    return archive_files(out, OUTPUT_FILES)
 
 
 def _write_outputs(cfg: TuneConfig, study: optuna.Study, out: Path, storage_text: str,
                    figures: bool) -> tuple[SleepParams | None, float | None, Path | None]:
     """Write the preset (if a trial completed), the summary and the figure; returns
     the best parameters, value and preset path (``None`` without a complete trial)."""
+    archive_other_study(cfg, out, storage_text)  # another study's search may have written here meanwhile
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best_params = best_value = preset_path = None
     if complete:
@@ -267,6 +310,7 @@ def _write_outputs(cfg: TuneConfig, study: optuna.Study, out: Path, storage_text
     start_trial = next((t for t in complete if t.user_attrs.get("start")), None)
     write_json(out / SUMMARY_JSON, {
         "study_name": cfg.study_name, "storage": storage_text, "search_fingerprint": cfg.fingerprint(),
+        "study": _study_identity(cfg, storage_text),
         "best_value": best_value, "best_params": best_params.to_dict() if best_params else None,
         "start_value": start_trial.value if start_trial else None,
         "importances": importances(study) if complete else {}, "trials": _trial_rows(study)})

@@ -23,6 +23,7 @@ import logging
 import os
 import shlex
 import shutil
+import sys
 import sysconfig
 import warnings
 from contextlib import contextmanager
@@ -45,7 +46,20 @@ def quiet_brian2() -> Iterator[None]:
         yield
 
 
-with quiet_brian2():
+@contextmanager
+def keep_excepthook() -> Iterator[None]:
+    """Undo the ``sys.excepthook`` that importing Brian2 installs: Brian2 would report
+    every uncaught error of the user's program, Brian2's or not, as "Brian 2 encountered
+    an unexpected error ... please report" with debug files in the temp folder. Errors
+    keep Python's (or the user's own) reporting."""
+    saved = sys.excepthook
+    try:
+        yield
+    finally:
+        sys.excepthook = saved
+
+
+with quiet_brian2(), keep_excepthook():
     import brian2 as b2  # an ImportError here is what the registry reports as the missing "brian2" extra
     from brian2 import prefs
 

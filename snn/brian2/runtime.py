@@ -2,7 +2,8 @@
 from ``build`` to the last ``run``.
 
 Building creates the objects and compiles every code object (a zero-length run;
-Cython extensions come from ``<cache_dir>/cython-<flags hash>`` when cached). The
+Cython extensions come from ``<cache_dir>/cython-<flags hash>`` when cached; a first
+compile into an empty cache takes minutes and is announced with a log warning first). The
 network and its state (potentials and weights) then persist between runs, like the
 fast engine's state: two runs of 120 + 180 steps equal one run of 300.
 """
@@ -17,11 +18,17 @@ import numpy as np
 
 from ..network import SleepNetwork
 from ..spikes import InputSpikes
-from .codegen import b2, brian2_prefs
+from .codegen import b2, brian2_prefs, cython_cache_dir
 from .monitors import MonitorReader, Readout, Recording
 from .objects import build_network, read_potentials, read_weights, set_state
 
 logger = logging.getLogger(__name__)
+
+
+def first_cython_compile(cache_dir: Path) -> bool:
+    """True when the Cython cache of ``cache_dir`` holds no compiled extension yet, so
+    building compiles Brian2's code from scratch (minutes; announced before it starts)."""
+    return not any(cython_cache_dir(cache_dir).glob("*.so"))
 
 
 class RuntimeSimulation:
@@ -49,6 +56,10 @@ class RuntimeSimulation:
         self.cache_dir = cache_dir
         self.dtype = dtype
         t0 = time.perf_counter()
+        if codegen == "cython" and first_cython_compile(cache_dir):
+            logger.warning("brian2 (cython): compiling the network's code on first use; this takes about a minute "
+                           "(several on a busy machine) and is cached in %s, so later builds start in seconds "
+                           "(codegen='numpy' compiles nothing)", cython_cache_dir(cache_dir))
         with brian2_prefs(codegen, cache_dir, dtype):
             self.net, self.objs = build_network(network, recording, input_spikes=None)
             set_state(self.objs, network, weights, potentials)
@@ -99,4 +110,4 @@ class RuntimeSimulation:
         return readout, {"compile_s": self.compile_s, "sim_s": sim_s, "codegen_s": max(0.0, prepared - sim_s)}
 
 
-__all__ = ["RuntimeSimulation"]
+__all__ = ["RuntimeSimulation", "first_cython_compile"]

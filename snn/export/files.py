@@ -163,7 +163,7 @@ def _open(path: str | os.PathLike, kind: str) -> Iterator[h5py.Group]:
     """
     path = Path(path)
     if not path.is_file():
-        raise SpikeFileError(f"{path}: no such file")
+        raise SpikeFileError(f"{path} is a folder, not a {kind} file" if path.is_dir() else f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

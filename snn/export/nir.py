@@ -349,7 +349,7 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     :class:`~snn.errors.SpikeFileError`."""
     path = Path(path)
     if not path.is_file():
-        raise SpikeFileError(f"{path}: no such file")
+        raise SpikeFileError(f"{path} is a folder, not a NIR file" if path.is_dir() else f"{path}: no such file")
     try:
         return nir.read(path)
     except (OSError, KeyError, ValueError, TypeError) as exc:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EngineOptionError, InvalidSpikesError, OutputExistsError, WrongTypeError
+from ..errors import EngineOptionError, InvalidSpikesError, OutputExistsError, OutputPathError, WrongTypeError
 from ..nestmodule.build import CXXFLAGS, SOURCES, source_dir
 from ..network import W_SCALE, SleepNetwork
 from ..spikes import InputSpikes, SpikeRecord
@@ -172,7 +172,11 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import importlib
-    sim = importlib.import_module(f"pyNN.{args.simulator}")
+    try:
+        sim = importlib.import_module(f"pyNN.{args.simulator}")
+    except ImportError as exc:
+        p.error(f"--simulator {args.simulator}: cannot import pyNN.{args.simulator} ({exc}); PyNN back ends "
+                "include nest, brian2 and neuron (each needs its simulator installed)")
     from pyNN.parameters import Sequence
 
     net = load(args.network, "network")
@@ -350,6 +354,9 @@ def write_pynn_model(folder: str | os.PathLike, network: SleepNetwork, input_spi
             raise InvalidSpikesError(f"input spikes are for {input_spikes.n_neurons} inputs, the network has "
                                  f"{network.sizes[0]}")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(f"{folder} is a file; write_pynn_model() writes several files into a folder: "
+                              "name a folder (it is created if needed)")
     names = [NETWORK_NAME, SCRIPT_NAME] + ([INPUT_NAME] if input_spikes is not None else [])
     names += [f"{MODULE_FOLDER}/{n}" for n in SOURCES] if plasticity == "native" else []
     existing = [n for n in names if (folder / n).exists()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import warnings
 from types import ModuleType
 from typing import Any, Iterator
@@ -62,8 +63,12 @@ def import_quietly(name: str) -> ModuleType:
     Raises :class:`~snn.errors.MissingExtraError` naming the ``pynn`` extra when
     the module (or something it needs) is not installed.
     """
+    saved_hook = sys.excepthook  # importing Brian2 replaces it (see snn.brian2.codegen.keep_excepthook)
     with quiet():
-        return require(name, PYNN_EXTRA, what=f"the PyNN engines ({name})")
+        try:
+            return require(name, PYNN_EXTRA, what=f"the PyNN engines ({name})")
+        finally:
+            sys.excepthook = saved_hook
 
 
 def set_nest_verbosity(nest: Any) -> None:
