@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist
+.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps docs docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,9 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install $(TORCH)
-	# demo and tests use every engine: every simulator extra (brian2, pynn, neo) and the test tools
-	$(BIN)/pip install -e ".[all,test]"
+	# demo and tests use every engine: every simulator extra (brian2, pynn, neo), the test tools
+	# and the documentation tools (the tests check the docs' code blocks and API pages)
+	$(BIN)/pip install -e ".[all,test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,18 +33,34 @@ fashion-mnist:
 	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
 	  echo "warning: could not install dataset-fashion-mnist; Fashion-MNIST tests will fail"
 
-test: install-test fashion-mnist
+# the NEST extension module of engine pynn.nest.native is compiled on first use: a C++ compiler,
+# the Boost headers and ltdl.h (NEST's headers include them); needs root and apt, as fashion-mnist
+native-deps:
+	@dpkg -s g++ libboost-dev libltdl-dev >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq g++ libboost-dev libltdl-dev; } || \
+	  echo "warning: could not install g++ libboost-dev libltdl-dev; the pynn.nest.native tests will fail"
+
+test: install-test fashion-mnist native-deps
 	$(BIN)/python -m pytest
 
 # the fast tier while you work: every test not marked slow
-test-quick: install-test fashion-mnist
+test-quick: install-test fashion-mnist native-deps
 	$(BIN)/python -m pytest -m "not slow"
 
 conformance: install
 	for f in ../shared/golden/*.npz; do $(BIN)/sleep-replay conformance $$f || exit 1; done
 
+# the documentation site (docs/_build/html/index.html): warnings are errors
+docs: install
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# headless Chromium screenshots of the built site (docs/_build/screenshots/*.png); needs root for apt
+docs-screenshots: docs
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+	$(BIN)/python docs/screenshots.py
+
 bench: install
 	$(BIN)/python benchmarks/bench_fast_engine.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache docs/_build docs/api docs/generated

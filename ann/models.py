@@ -79,15 +79,14 @@ class ReferenceDropout(nn.Module):
 class SleepMLP(nn.Sequential):
     """No-bias ReLU MLP, a ``nn.Sequential`` of Linear / ReLU / dropout.
 
-    Parameters
-    ----------
-    sizes: layer widths, input first (default 784-1200-1200-10).
-    dropout: dropout probability on hidden layers (reference 0.25).
-    dropout_mode: ``"reference"`` (non-inverted, default) or ``"inverted"``.
-    output_activation: ``"relu"`` (reference, for squared-error training) or
-        ``"linear"`` (logits, for cross-entropy).
-    init_range: weights are drawn uniform in ``[-init_range, init_range]``.
-    generator: ``torch.Generator`` for the initial weights (reproducibility).
+    Args:
+        sizes: layer widths, input first (default 784-1200-1200-10).
+        dropout: dropout probability on hidden layers (reference 0.25).
+        dropout_mode: ``"reference"`` (non-inverted, default) or ``"inverted"``.
+        output_activation: ``"relu"`` (reference, for squared-error training) or
+            ``"linear"`` (logits, for cross-entropy).
+        init_range: weights are drawn uniform in ``[-init_range, init_range]``.
+        generator: ``torch.Generator`` for the initial weights (reproducibility).
 
     Input ``(batch, sizes[0])`` -> output ``(batch, sizes[-1])``.
     """

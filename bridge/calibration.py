@@ -31,7 +31,7 @@ from torch import nn
 import snn
 from snn import SleepNetwork
 
-from .convert import check_model
+from .convert import read_model
 from .errors import SleepParamsError
 from .params import SleepParams, preset
 from .sleep import build_sleep_network
@@ -105,12 +105,12 @@ def _frozen_rates(net: SleepNetwork, beta: list[float], base: SleepParams, n_lay
     sub = SleepNetwork(
         weights=net.weights[:n_layers], alpha=net.alpha[:n_layers],
         threshold=base.threshold * np.asarray(beta[:n_layers]), decay=net.decay, inc=0.0, dec=0.0,
-        rule=net.rule, dt_ms=net.dt_ms,
+        rule=net.rule, dt_ms=net.dt_ms, layers=net.layers[:n_layers],
     )
     eng = snn.get_engine(engine, dtype="float64")
     eng.build(sub)
     counts = eng.run(spikes).counts
-    sizes = np.array([w.shape[0] for w in sub.weights], dtype=np.float64)
+    sizes = np.array(sub.sizes[1:], dtype=np.float64)
     return counts[:, 1:].sum(0) / (sizes * counts.shape[0] * base.dt_s)
 
 
@@ -130,22 +130,24 @@ def calibrate(
 ) -> Calibration:
     """Per-layer threshold scales ``beta`` that make each layer fire in its target range.
 
-    model: trained bias-free ReLU network of any depth and width.
-    data: the training data sleep will use (all seen so far), in [0, 1]
-        (anything :func:`bridge.sleep` accepts).
-    base: parameters (or preset name) whose other values are kept; its ``beta``
-        is replaced, so any length is fine.
-    targets: firing-rate ranges (default :class:`RateTargets`).
-    steps: length of each frozen-weight simulation (steps of ``base.dt_s``).
-    max_iter, tolerance: per layer, at most ``max_iter`` simulations; stop when the
-        rate is within a factor ``tolerance`` of the range's geometric centre.
-    start_beta, beta_range: first guess and bounds of ``beta_l``.
+    Args:
+        model: trained bias-free ReLU network of any depth and width.
+        data: the training data sleep will use (all seen so far), in [0, 1]
+            (anything :func:`bridge.sleep` accepts).
+        base: parameters (or preset name) whose other values are kept; its ``beta``
+            is replaced, so any length is fine.
+        targets: firing-rate ranges (default :class:`RateTargets`).
+        steps: length of each frozen-weight simulation (steps of ``base.dt_s``).
+        max_iter, tolerance: per layer, at most ``max_iter`` simulations; stop when the
+            rate is within a factor ``tolerance`` of the range's geometric centre.
+        start_beta, beta_range: first guess and bounds of ``beta_l``.
+
     Returns a :class:`Calibration`; its ``params`` go to :func:`bridge.sleep`.
     """
     t0 = time.perf_counter()
     base = preset(base) if isinstance(base, str) else base
     targets = targets or RateTargets()
-    n_layers = len(check_model(model))
+    n_layers = len(read_model(model).layers)
     probe = base.replace(beta=(1.0,) * n_layers)
     spec = build_sleep_network(model, data, probe)
     spikes = make_input_spikes(spec.mean_image, base, int(steps), seed=seed)

@@ -25,6 +25,7 @@ from ann import DATASETS
 from ann.baselines import LEARNERS
 from ann.training import LOSSES
 from snn.base import DTYPES
+from snn.errors import MissingExtraError
 
 from .version import __version__
 from .errors import USER_ERRORS, ConfigError
@@ -56,13 +57,15 @@ def _sleep_flag_kwargs(f: Any, hints: dict[str, Any]) -> dict[str, Any]:
     meta = f.metadata
     unit = f" [{meta['unit']}]" if meta["unit"] and meta["unit"] != "1" else ""
     default = " ".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+    if meta.get("default_text"):  # a default that needs words (e.g. an empty tuple)
+        default = meta["default_text"]
     kw: dict[str, Any] = {"dest": _SLEEP_DEST + f.name, "default": None,
                           "help": f"{meta['help']}{unit} (sleep.{f.name}; default {default} or the preset's)"}
     kind = typing.get_origin(hints[f.name]) or hints[f.name]
     if meta["choices"]:
         kw["choices"] = meta["choices"]
     elif kind is tuple:
-        kw.update(type=float, nargs="+", metavar="X")
+        kw.update(type=float, nargs="+", metavar="FLOAT")
     else:
         kw.update(type=kind, metavar=kind.__name__.upper())
     return kw
@@ -102,28 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
                 description="Train on class-incremental tasks with and without sleep, or run the robustness or "
                             "limited-data protocol of a config with a [robustness] or [limited_data] table; write a "
                             "table, summary.json and figures. Flags override single fields of the config file.")
-    r.add_argument("config", nargs="?",
+    r.add_argument("config", nargs="?", metavar="CONFIG",
                    help="TOML/JSON config with [experiment], [train], [sleep] tables, a [patches] config, or a "
                         "protocol config with a [robustness] or [limited_data] table (docs/protocols.md)")
-    r.add_argument("--dataset", help=f"data set: {', '.join(DATASETS)} (default mnist-subset; mnist needs "
-                                     "--data-dir)")
-    r.add_argument("--data-dir", help="folder of IDX files, or the .npz file of dataset 'features'")
+    r.add_argument("--dataset", metavar="NAME",
+                   help=f"data set: {', '.join(DATASETS)} (default mnist-subset; mnist needs --data-dir)")
+    r.add_argument("--data-dir", metavar="PATH", help="folder of IDX files, or the .npz file of dataset 'features'")
     r.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="seeds, distinct integers >= 0 "
                    "(default 0 1 2)")
     r.add_argument("--methods", nargs="+", metavar="METHOD", help=_methods_help())
-    r.add_argument("--engine", help=f"sleep engine: {engines} (default fast)")
+    r.add_argument("--engine", metavar="ENGINE", help=f"sleep engine: {engines} (default fast)")
     r.add_argument("--dtype", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
     r.add_argument("--device", metavar="DEVICE",
                    help="where training runs: cpu (default), cuda or cuda:N; sleep always runs on the CPU")
     r.add_argument("--sizes", type=int, nargs="+", metavar="N", help="layer widths, e.g. 784 1200 1200 10")
-    r.add_argument("--epochs", type=int, help="epochs per task (default 0: from --updates-per-task)")
-    r.add_argument("--updates-per-task", type=int, help="SGD updates per task (reference: 100)")
+    r.add_argument("--epochs", type=int, metavar="N", help="epochs per task (default 0: from --updates-per-task)")
+    r.add_argument("--updates-per-task", type=int, metavar="N", help="SGD updates per task (reference: 100)")
     r.add_argument("--loss", choices=LOSSES, help="mse on ReLU outputs (reference) or ce on logits")
     r.add_argument("--preset", choices=sorted(PRESETS),
                    help="the paper's sleep hyperparameters; replaces only the fields the preset names "
                         "(the config's sleep lengths and other fields survive)")
     _add_sleep_flags(r)
-    r.add_argument("--out", default="results/run", help="output folder (default results/run)")
+    r.add_argument("--out", default="results/run", metavar="DIR", help="output folder (default results/run)")
     r.add_argument("--fresh", action="store_true",
                    help="recompute every run (earlier results are archived); default: resume a run of the same config")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -140,12 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("conformance", help="replay a reference trace (.npz) and compare",
                 description="Exit 0 if spike counts match exactly, weights within 1e-6 and alpha within 1e-5 "
                             "relative; 1 on a FAIL; 2 if the trace file is missing or malformed.")
-    c.add_argument("trace", help="reference trace .npz (format: see docs/conformance.md)")
-    c.add_argument("--engine", default="fast", help=f"sleep engine: {engines} (default fast)")
+    c.add_argument("trace", metavar="TRACE", help="reference trace .npz (format: see docs/conformance.md)")
+    c.add_argument("--engine", default="fast", metavar="ENGINE", help=f"sleep engine: {engines} (default fast)")
     c.add_argument("--dtype", default="float64", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
     for name, module in EXTRA_COMMANDS.items():
-        importlib.import_module(module).add_parser(sub, parents=[verbose])
+        try:
+            importlib.import_module(module).add_parser(sub, parents=[verbose])
+        except MissingExtraError as exc:  # listed, and running it says which extra to install
+            _add_unavailable_command(sub, name, exc, parents=[verbose])
     return p
+
+
+def _add_unavailable_command(sub: Any, name: str, error: MissingExtraError,
+                             parents: list[argparse.ArgumentParser]) -> None:
+    """A sub-command whose optional dependencies are not installed: it takes any
+    arguments and fails with ``error`` (exit 2), which names the extra."""
+    p = sub.add_parser(name, parents=parents, help=f"(not installed: {error})", description=str(error))
+    p.set_defaults(missing_extra=error)
 
 
 # ----------------------------------------------------------------- config
@@ -268,6 +282,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"training on {', '.join(summary['devices'])}, "
           f"epochs per task {summary['epochs_per_task'][0]}:")
     print(format_table(summary))
+    if summary.get("paper_mismatch"):
+        print(f"(no paper column: {summary['paper_mismatch']})")
     print(f"\nwrote {Path(args.out) / 'summary.json'} and figures in {args.out} "
           f"({summary['wall_time_s']:.1f} s)")
     return 0
@@ -286,11 +302,16 @@ COMMANDS = {"run": _cmd_run, "conformance": _cmd_conformance}
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits 2 itself on a bad flag)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "missing_extra", None) is None:  # what parse_args does
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
     try:
+        if getattr(args, "missing_extra", None) is not None:
+            raise args.missing_extra
+        run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
         return run(args)
     except USER_ERRORS as exc:  # bad input: one line; anything else is a bug and propagates
         if args.verbose:

@@ -15,11 +15,11 @@ from snn import InputSpikes, SleepNetwork, SleepResult, SpikeRecord
 from snn.errors import EngineOptionError, EngineStateError
 from snn.spikes import InputDriveTrace, VoltageTrace, WeightSnapshot
 
-from .convert import export_weights, import_weights, layer_output_maxima
+from .convert import export_weights, import_weights, layer_output_maxima, network_layers
 from .normalization import data_based_normalization
 from .errors import SleepDataError, SleepParamsError
 from .params import SleepParams, as_sleep_params
-from .sleep_data import sleep_data
+from .sleep_data import model_data, sleep_data
 from .sleep_input import iter_input_spikes, mean_image
 
 logger = logging.getLogger(__name__)
@@ -38,30 +38,37 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
                         image_x: Any = None) -> SleepNetworkSpec:
     """Convert a trained model into a sleep network (SRC_SPEC.md section 2).
 
-    model: bias-free Linear/ReLU stack (see :func:`bridge.convert.check_model`).
-    seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
-        and the mean image unless ``image_x`` is given).
-    image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
-        (SRC_SPEC.md section 3), e.g. the first task's only; default ``seen_x``.
+    Args:
+        model: bias-free Linear/ReLU stack, or a CNN (bias-free Conv2d/ReLU/AvgPool2d, then
+            Linear layers; see :mod:`bridge.convert` and docs/cnn.md).
+        seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
+            and the mean image unless ``image_x`` is given).
+        image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
+            (SRC_SPEC.md section 3), e.g. the first task's only; default ``seen_x``.
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     params.validate()
     weights = export_weights(model)
-    x = sleep_data(model, seen_x)
+    x, image_shape = model_data(model, seen_x)
+    layers = network_layers(model, image_shape)  # None: an MLP (every layer dense)
+    kinds = [layer.kind for layer in layers] if layers is not None else ["dense"] * len(weights)
     if len(params.beta) != len(weights):
-        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers; "
-                         "no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
+        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers"
+                         + (f" ({', '.join(kinds)})" if layers is not None else "")
+                         + "; no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
                          "bridge.SleepReplay(..., calibrate=True)")
     if len(params.layer_gains) != len(weights):  # (empty gains have the length of beta, checked above)
         raise SleepParamsError(f"sleep.plasticity_gain has {len(params.plasticity_gain)} values but the model has "
                                f"{len(weights)} weight layers; give one gain per layer, or none for the reference")
-    norms = data_based_normalization([w.max() for w in weights], layer_output_maxima(model, x))
+    norms = data_based_normalization([w.max() for w in weights],
+                                     layer_output_maxima(model, x, image_shape=image_shape))
     network = SleepNetwork(
         weights=weights,
         alpha=norms * params.alpha_scale,
         threshold=params.threshold * np.asarray(params.beta),
         decay=params.decay, inc=params.inc, dec=params.dec, rule=params.rule,
-        dt_ms=params.dt_s * 1e3, plasticity_gain=params.layer_gains,
+        dt_ms=params.dt_s * 1e3, plasticity_gain=params.gains_for(kinds), layers=layers,
+        kernel_update=params.kernel_update,
     )
     if image_x is None:
         image = mean_image(x)
@@ -210,33 +217,34 @@ def sleep(
 ) -> SleepOutcome:
     """Put ``model`` to sleep and return a slept copy (the input model is unchanged).
 
-    model: trained bias-free ReLU network.
-    seen_x: ``(n, n_inputs)`` all training data seen so far (normalization and
-        mean image).
-    image_x: ``(m, n_inputs)`` inputs whose mean image drives the sleep instead of
-        ``seen_x``'s (the normalization still uses ``seen_x``); e.g. the first
-        task's data, as the reference's cross-modal runs (SRC_SPEC.md section 5).
-    params: sleep hyperparameters (default: the paper's MNIST preset).
-    steps: sleep length in steps of ``params.dt_s`` (default ``params.steps_first``).
-    engine: back end name, see :func:`snn.available_engines`.
-    seed: seed of the input spike draws; ``uniforms``/``windows`` replace them.
-    dtype: ``"float64"`` or ``"float32"`` sleep arithmetic.
-    record_spikes: keep every spike (``outcome.result.spikes``).
-    record_v: ``{layer name: neuron indices}``: membrane potentials every step
-        (``outcome.result.voltages``).
-    record_drive: ``{layer name: neuron indices}``: synaptic input drive
-        ``(W_l s_{l-1})[i]`` every step (``outcome.result.input_drive``).
-    record_weights_every: N: the weights at steps 0, N, 2N, ...
-        (``outcome.result.weight_snapshots``).
-    inplace: write the slept weights into ``model`` itself (the same Parameter
-        objects, so optimizers built on it stay valid) instead of a copy.
-    engine_options: further engine options (``record_v``/``record_drive`` may
-        also be given here). An option or recording request the engine cannot
-        honour raises :class:`snn.errors.EngineOptionError` before any work.
-    chunk_steps: the input is generated and run in pieces of this many steps,
-        so memory does not grow with the sleep length (except the per-step
-        counts, 32 bytes per step for 3 layers, allocated before any work). The
-        result is the same for any ``chunk_steps``.
+    Args:
+        model: trained bias-free ReLU network.
+        seen_x: ``(n, n_inputs)`` all training data seen so far (normalization and
+            mean image).
+        image_x: ``(m, n_inputs)`` inputs whose mean image drives the sleep instead of
+            ``seen_x``'s (the normalization still uses ``seen_x``); e.g. the first
+            task's data, as the reference's cross-modal runs (SRC_SPEC.md section 5).
+        params: sleep hyperparameters (default: the paper's MNIST preset).
+        steps: sleep length in steps of ``params.dt_s`` (default ``params.steps_first``).
+        engine: back end name, see :func:`snn.available_engines`.
+        seed: seed of the input spike draws; ``uniforms``/``windows`` replace them.
+        dtype: ``"float64"`` or ``"float32"`` sleep arithmetic.
+        record_spikes: keep every spike (``outcome.result.spikes``).
+        record_v: ``{layer name: neuron indices}``: membrane potentials every step
+            (``outcome.result.voltages``).
+        record_drive: ``{layer name: neuron indices}``: synaptic input drive
+            ``(W_l s_{l-1})[i]`` every step (``outcome.result.input_drive``).
+        record_weights_every: N: the weights at steps 0, N, 2N, ...
+            (``outcome.result.weight_snapshots``).
+        inplace: write the slept weights into ``model`` itself (the same Parameter
+            objects, so optimizers built on it stay valid) instead of a copy.
+        engine_options: further engine options (``record_v``/``record_drive`` may
+            also be given here). An option or recording request the engine cannot
+            honour raises :class:`snn.errors.EngineOptionError` before any work.
+        chunk_steps: the input is generated and run in pieces of this many steps,
+            so memory does not grow with the sleep length (except the per-step
+            counts, 32 bytes per step for 3 layers, allocated before any work). The
+            result is the same for any ``chunk_steps``.
     """
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     steps = params.steps_first if steps is None else steps

@@ -21,12 +21,14 @@ import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import neo
-import quantities as pq
-from neo.core.spiketrain import SpikeTrain
-from neo.core.spiketrainlist import SpikeTrainList
 
 from .errors import InvalidSpikesError
+from .extras import require
+
+neo = require("neo", what="Neo output")
+pq = require("quantities", what="Neo output")
+SpikeTrain = require("neo.core.spiketrain", what="Neo output").SpikeTrain
+SpikeTrainList = require("neo.core.spiketrainlist", what="Neo output").SpikeTrainList
 
 # SpikeRecord, SleepResult and VoltageTrace in the annotations below are the classes of
 # snn.spikes; they are not imported (annotations are never evaluated here), so that
@@ -51,18 +53,19 @@ def spike_block(
 ) -> neo.Block:
     """The one Neo layout of sleep spikes: a ``neo.Block`` built from spike records.
 
-    records: one :class:`~snn.spikes.SpikeRecord` per layer (input first), all of
-        the same number of steps.
-    layer_names: one name per record; dt_ms: step length (ms).
-    engine, name: the Block's ``engine`` annotation and name.
-    neurons: ``{layer name: neuron indices, or None for every neuron}``: export
-        only these layers and neurons (default: every neuron of every layer, silent
-        ones as empty trains); nothing else is built or written.
-    include_input: export the input layer's trains too (when ``neurons`` is not given).
-    spike_trains: ``False`` gives the Block and its Segment without trains and groups.
-    voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV).
-    block_annotations: extra annotations of the Block (e.g. the simulator).
-    train_annotations: per layer, extra annotations of each of its trains.
+    Args:
+        records: one :class:`~snn.spikes.SpikeRecord` per layer (input first), all of
+            the same number of steps.
+        layer_names: one name per record; dt_ms: step length (ms).
+        engine, name: the Block's ``engine`` annotation and name.
+        neurons: ``{layer name: neuron indices, or None for every neuron}``: export
+            only these layers and neurons (default: every neuron of every layer, silent
+            ones as empty trains); nothing else is built or written.
+        include_input: export the input layer's trains too (when ``neurons`` is not given).
+        spike_trains: ``False`` gives the Block and its Segment without trains and groups.
+        voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV).
+        block_annotations: extra annotations of the Block (e.g. the simulator).
+        train_annotations: per layer, extra annotations of each of its trains.
 
     Layout: Block annotated ``engine``, ``dt_ms``, ``steps``, ``layer_names``,
     ``layer_sizes``; one Segment ``"sleep"``; per neuron a ``SpikeTrain`` named
@@ -197,14 +200,15 @@ def to_neo(
 ) -> neo.Block:
     """Build a ``neo.Block`` from the recorded spikes of ``result`` (layout: :func:`spike_block`).
 
-    result: needs individual spikes (an engine run with ``record_spikes=True``).
-    neurons: ``{layer name: neuron indices, or None for the whole layer}``: export
-        only these layers and neurons (default: every neuron of every layer, silent
-        ones as empty trains).
-    include_input: export the input layer too (when ``neurons`` is not given).
-    voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV,
-        sampling period ``dt_ms``); default: the traces the result holds
-        (``result.voltages``, from ``record_v``).
+    Args:
+        result: needs individual spikes (an engine run with ``record_spikes=True``).
+        neurons: ``{layer name: neuron indices, or None for the whole layer}``: export
+            only these layers and neurons (default: every neuron of every layer, silent
+            ones as empty trains).
+        include_input: export the input layer too (when ``neurons`` is not given).
+        voltages: ``{layer name: VoltageTrace}`` exported as ``AnalogSignal`` (mV,
+            sampling period ``dt_ms``); default: the traces the result holds
+            (``result.voltages``, from ``record_v``).
 
     The trains are built from arrays, without a per-train loop; ``SpikeTrain``
     objects are made when first used (:class:`SpikeTrainArray`).

@@ -21,11 +21,10 @@ from .errors import InvalidSpikesError, NeuronSelectionError
 class SpikeRecord:
     """Spikes of one population on the step grid (CSR by step).
 
-    Attributes
-    ----------
-    n_neurons: population size.
-    indptr: ``(steps + 1,)`` int64, offsets into ``indices``.
-    indices: ``(n_spikes,)`` int32, neuron index of each spike, step-major.
+    Attributes:
+        n_neurons: population size.
+        indptr: ``(steps + 1,)`` int64, offsets into ``indices``.
+        indices: ``(n_spikes,)`` int32, neuron index of each spike, step-major.
     """
 
     n_neurons: int
@@ -138,12 +137,11 @@ class VoltageTrace:
     ``v`` is read after the step's input was integrated and before threshold and
     reset (the value the threshold sees).
 
-    Attributes
-    ----------
-    layer: layer name.
-    indices: ``(k,)`` recorded neuron indices.
-    v: ``(steps, k)`` membrane potential (dimensionless, read as mV).
-    dt_ms: step length in ms.
+    Attributes:
+        layer: layer name.
+        indices: ``(k,)`` recorded neuron indices.
+        v: ``(steps, k)`` membrane potential (dimensionless, read as mV).
+        dt_ms: step length in ms.
     """
 
     layer: str
@@ -167,12 +165,11 @@ class InputDriveTrace:
     section 4, before the layer scale ``alpha_l``: ``v <- decay * v + alpha_l * drive``).
     It is Brian2's ``I_syn``.
 
-    Attributes
-    ----------
-    layer: layer name.
-    indices: ``(k,)`` recorded neuron indices.
-    drive: ``(steps, k)`` synaptic input (weight units).
-    dt_ms: step length in ms.
+    Attributes:
+        layer: layer name.
+        indices: ``(k,)`` recorded neuron indices.
+        drive: ``(steps, k)`` synaptic input (weight units).
+        dt_ms: step length in ms.
     """
 
     layer: str
@@ -232,22 +229,21 @@ InputSpikes = SpikeRecord
 class SleepResult:
     """What an engine returns after ``run``.
 
-    Attributes
-    ----------
-    weights: the slept weights, one ``(n_l, n_{l-1})`` array per layer.
-    counts: ``(steps, L + 1)`` int64 spikes per step in input, hidden..., output.
-    totals: per layer (input first) ``(n_l,)`` spikes per neuron over the run.
-    spikes: per layer (input first) a :class:`SpikeRecord`, or ``None`` when the
-        engine was asked not to record individual spikes.
-    layer_names: names of the populations, input first.
-    dt_ms: step length in ms.
-    engine: name of the engine that produced the result.
-    timing: seconds spent building / simulating, as measured by the engine.
-    voltages: ``{layer name: VoltageTrace}`` of the neurons asked for with the
-        engine option ``record_v`` (empty otherwise).
-    input_drive: ``{layer name: InputDriveTrace}`` of the neurons asked for with
-        ``record_drive``.
-    weight_snapshots: weights every N steps (``bridge.sleep(record_weights_every=N)``).
+    Attributes:
+        weights: the slept weights, one ``(n_l, n_{l-1})`` array per layer.
+        counts: ``(steps, L + 1)`` int64 spikes per step in input, hidden..., output.
+        totals: per layer (input first) ``(n_l,)`` spikes per neuron over the run.
+        spikes: per layer (input first) a :class:`SpikeRecord`, or ``None`` when the
+            engine was asked not to record individual spikes.
+        layer_names: names of the populations, input first.
+        dt_ms: step length in ms.
+        engine: name of the engine that produced the result.
+        timing: seconds spent building / simulating, as measured by the engine.
+        voltages: ``{layer name: VoltageTrace}`` of the neurons asked for with the
+            engine option ``record_v`` (empty otherwise).
+        input_drive: ``{layer name: InputDriveTrace}`` of the neurons asked for with
+            ``record_drive``.
+        weight_snapshots: weights every N steps (``bridge.sleep(record_weights_every=N)``).
     """
 
     weights: list[np.ndarray]

@@ -34,11 +34,10 @@ class ContinualLearner:
     :meth:`learn_task`. Subclasses change the training set (memory), the loss
     (regularization), the update (projection) or the classifier.
 
-    Parameters
-    ----------
-    model: the network to train (changed in place).
-    train_config: SGD settings; ``epochs`` is given per task to :meth:`learn_task`.
-    options: method hyperparameters, see the class attribute ``defaults``.
+    Args:
+        model: the network to train (changed in place).
+        train_config: SGD settings; ``epochs`` is given per task to :meth:`learn_task`.
+        options: method hyperparameters, see the class attribute ``defaults``.
     """
 
     name = "sequential"

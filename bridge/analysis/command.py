@@ -22,12 +22,13 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
         description="Re-run each sleep of a finished run from its saved models and write analysis.json "
                     "(representational correlation, sparseness, reactivation, input drive, weight changes) "
                     "and figures to RUN_DIR/analysis/.")
-    p.add_argument("run_dir", help="results folder of `sleep-replay run` (with models/)")
-    p.add_argument("--method", help="sleeping method to analyse (default: the run's first X+src method)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds to analyse (default: all of the run)")
-    p.add_argument("--top-n", type=int, default=100,
+    p.add_argument("run_dir", metavar="RUN_DIR", help="results folder of `sleep-replay run` (with models/)")
+    p.add_argument("--method", metavar="METHOD",
+                   help="sleeping method to analyse (default: the run's first X+src method)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="seeds to analyse (default: all of the run)")
+    p.add_argument("--top-n", type=int, default=100, metavar="N",
                    help="selective units per task/class: the top-N by mean activation (default 100)")
-    p.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN_DIR/analysis)")
     p.add_argument("--no-figures", action="store_true", help="write analysis.json only")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p

@@ -72,11 +72,12 @@ def run_cell(cfg: ExperimentConfig, method: str | MethodSpec, seed: int, *, data
     :func:`bridge.experiments.loop.run_cell_loop`), headed by ``method``, ``seed``,
     ``package_version`` and ``config_fingerprint``. ``cfg`` is not changed.
 
-    data: ``load_tasks(cfg)`` if already loaded (else loaded here).
-    model_dir: where a sleeping method saves its models (``None``: not saved).
-    first_task_cache: start from the learner it keeps for this cell's wake side
-        after the first experience, or keep it there (runs that differ only in
-        sleep, e.g. a parameter search); the record is the same either way.
+    Args:
+        data: ``load_tasks(cfg)`` if already loaded (else loaded here).
+        model_dir: where a sleeping method saves its models (``None``: not saved).
+        first_task_cache: start from the learner it keeps for this cell's wake side
+            after the first experience, or keep it there (runs that differ only in
+            sleep, e.g. a parameter search); the record is the same either way.
     """
     from ..version import __version__
 

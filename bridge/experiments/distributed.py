@@ -34,11 +34,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
+from snn.extras import require
+
 from ..errors import ClusterError
 from .config import ExperimentConfig
 from .data import load_tasks
 from .methods import MethodSpec
 
+#: what needs the dask extra, for the MissingExtraError message
+DASK_RUNS = "running on Dask (--workers, --scheduler)"
 logger = logging.getLogger(__name__)
 
 #: seconds to wait for a scheduler to answer before giving up
@@ -179,10 +183,8 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
     cluster of ``workers`` processes; yields ``(client, threads per cell)``:
     ``threads_per_worker`` or :func:`default_cell_threads` (the serial run's count,
     so that the numbers are the serial run's)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # declared dependency; fail loudly
-        raise ClusterError("dask.distributed is not installed: pip install 'dask[distributed]'") from exc
+    distributed = require("distributed", what=DASK_RUNS)
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -214,7 +216,7 @@ def run_cells_on_dask(cfg: ExperimentConfig, todo: Sequence[tuple[MethodSpec, in
     process as each one finishes (in completion order). One progress bar for all
     workers. Raises :class:`~bridge.errors.ClusterError` before any cell is sent if
     the cluster cannot run them."""
-    from distributed import as_completed
+    as_completed = require("distributed", what=DASK_RUNS).as_completed
 
     with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
         described = preflight(client, cfg, out)

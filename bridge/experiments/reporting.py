@@ -27,6 +27,14 @@ PAPER_RESULTS: dict[str, dict[str, str]] = {
                 "icarl(memory=500)": "54.90 +- 1.49", "icarl+src(memory=500)": "57.50 +- 0.61"},
 }
 
+#: the wake settings of every run in the paper's tables (SRC_SPEC.md section 1; the cifar10 row sleeps on
+#: ResNet features with its own widths): a run that changes one is not the paper's and has no paper column
+PAPER_WAKE: dict[str, Any] = {"sizes": [784, 1200, 1200, 10], "dropout": 0.25, "init_range": 0.01,
+                              "train.loss": "mse", "train.lr": 0.1, "train.momentum": 0.5, "train.batch_size": 100}
+PAPER_SIZES: dict[str, list[int]] = {"cifar10": [2048, 1028, 256, 10]}
+#: sleep fields a paper preset leaves at the reference's value (sleep lengths vary between the paper's runs)
+_SLEEP_LENGTHS = ("steps_first", "steps_per_task")
+
 #: the report files of a run (the plot is written by :mod:`.plots`)
 SUMMARY_JSON, SUMMARY_MD, ACCURACY_PLOT = "summary.json", "summary.md", "accuracy_over_tasks.png"
 REPORT_FILES = [SUMMARY_JSON, SUMMARY_MD, ACCURACY_PLOT]
@@ -64,25 +72,61 @@ def summarize(specs: list[MethodSpec], cells: Cells) -> dict[str, Any]:
     return methods
 
 
+def _paper_sleep(params: Any) -> bool:
+    """Whether sleep parameters are one of the paper's presets (sleep lengths aside)."""
+    from ..params import PRESETS, preset
+
+    have = {k: v for k, v in params.to_dict().items() if k not in _SLEEP_LENGTHS}
+    for name in PRESETS:
+        want = {k: v for k, v in preset(name).to_dict().items() if k not in _SLEEP_LENGTHS}
+        if have == want:
+            return True
+    return False
+
+
+def paper_mismatch(cfg: Any) -> str | None:
+    """Why the paper's numbers do not apply to a run of ``cfg`` (an
+    :class:`~bridge.experiments.ExperimentConfig`), or ``None`` when they do: the run's
+    paper row has numbers, its network and training are the paper's (:data:`PAPER_WAKE`)
+    and every sleeping method sleeps with one of the paper's presets (not a tuned or
+    changed one). Only then does the table have a ``paper`` column."""
+    row = cfg.row
+    if row not in PAPER_RESULTS:
+        return f"the paper has no row {row!r}"
+    wanted = dict(PAPER_WAKE, sizes=PAPER_SIZES.get(row, PAPER_WAKE["sizes"]))
+    for key, value in wanted.items():
+        obj, name = (cfg.train, key[6:]) if key.startswith("train.") else (cfg, key)
+        have = getattr(obj, name)
+        if (list(have) if isinstance(have, (list, tuple)) else have) != value:
+            return f"{key} = {have!r} is not the paper's {value!r}"
+    for spec in cfg.method_specs():
+        if spec.sleep and not _paper_sleep(cfg.sleep_params_for(spec)):
+            return f"method {spec.label!r} sleeps with parameters that are none of the paper's presets"
+    return None
+
+
 def paper_key(label: str) -> str:
     """The paper's name of a method label (``sequential+src`` is the paper's ``src``)."""
     return "src" if label == "sequential+src" else label
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """Markdown table: final accuracy per seed, mean +- SD, BWT, forgetting, the paper's number."""
+    """Markdown table: final accuracy per seed, mean +- SD, BWT, forgetting, and the
+    paper's number only when the run is the paper's (``summary["paper_mismatch"]`` is
+    ``None``: :func:`paper_mismatch`; summaries written before it had the column always)."""
     methods = summary["methods"]
     seeds = list(next(iter(methods.values()))["final_accuracy"]["per_seed"])
     paper = PAPER_RESULTS.get(summary.get("paper_row", ""), {})
+    with_paper = bool(paper) and summary.get("paper_mismatch") is None
     fmt = lambda d: "n/a" if d["mean"] is None else f"{d['mean']:.2f} +- {d['sd']:.2f}"  # noqa: E731
     head = ("| method | " + " | ".join(f"seed {s}" for s in seeds)
-            + " | mean +- SD | BWT | forgetting | paper |")
-    lines = [head, "|" + "---|" * (len(seeds) + 5)]
+            + " | mean +- SD | BWT | forgetting |" + (" paper |" if with_paper else ""))
+    lines = [head, "|" + "---|" * (len(seeds) + 4 + with_paper)]
     for m, r in methods.items():
         fa = r["final_accuracy"]
         cells = " | ".join(f"{fa['per_seed'][s]:.2f}" if s in fa["per_seed"] else "-" for s in seeds)
-        lines.append(f"| {m} | {cells} | {fmt(fa)} | {fmt(r['backward_transfer'])} | {fmt(r['forgetting'])} | "
-                     f"{paper.get(paper_key(m), '')} |")
+        lines.append(f"| {m} | {cells} | {fmt(fa)} | {fmt(r['backward_transfer'])} | {fmt(r['forgetting'])} |"
+                     + (f" {paper.get(paper_key(m), '')} |" if with_paper else ""))
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from .config import ExperimentConfig
 from .distributed import default_cell_threads, run_cells_on_dask, timed_cell
 from .data import load_tasks
 from .methods import MethodSpec
-from .reporting import REPORT_FILES, summarize, write_reports
+from .reporting import REPORT_FILES, paper_mismatch, summarize, write_reports
 from .results_io import archive_files, read_json, results_dir, results_lock, write_json
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, fresh: bool = 
             "config": cfg.to_dict(),
             "config_fingerprint": cfg.fingerprint(),
             "paper_row": cfg.row,
+            "paper_mismatch": paper_mismatch(cfg),  # None: the paper's numbers apply (the table's paper column)
             "epochs_per_task": [cfg.epochs_for(len(t.y_train)) for t in tasks],
             "train_examples_per_task": [len(t.y_train) for t in tasks],
             "test_examples": int(len(y_test)),

@@ -15,10 +15,10 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
                     "from the training data (never the test set); write the best as OUT/preset.toml, the search "
                     "history as OUT/tuning_history.png. A rerun resumes the stored study. Flags override the "
                     "config's [tune] fields.")
-    p.add_argument("config", help="TOML/JSON run config with a [tune] table and [tune.space] ranges")
-    p.add_argument("--trials", type=int, help="finished trials the study should hold (tune.trials)")
+    p.add_argument("config", metavar="CONFIG", help="TOML/JSON run config with a [tune] table and [tune.space] ranges")
+    p.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold (tune.trials)")
     p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (tune.sampler)")
-    p.add_argument("--out", default="results/tune", help="output folder (default results/tune)")
+    p.add_argument("--out", default="results/tune", metavar="DIR", help="output folder (default results/tune)")
     p.add_argument("--no-figures", action="store_true", help="skip tuning_history.png")
     add_study_flags(p)
     return p
@@ -27,14 +27,14 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
 def add_study_flags(p: argparse.ArgumentParser) -> None:
     """The flags that ``tune`` and ``rescore`` share: where the study is stored and where
     its trials run (each overrides the config's ``[tune]`` field), and ``--no-progress``."""
-    p.add_argument("--workers", type=int, help="run trials on a local Dask cluster of N worker processes "
+    p.add_argument("--workers", type=int, metavar="N", help="run trials on a local Dask cluster of N worker processes "
                    "(tune.workers; default 0: serially)")
-    p.add_argument("--scheduler", help="address of an existing Dask scheduler (tune.scheduler)")
-    p.add_argument("--threads-per-worker", type=int, help="threads of every trial, serial or on Dask "
+    p.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing Dask scheduler (tune.scheduler)")
+    p.add_argument("--threads-per-worker", type=int, metavar="N", help="threads of every trial, serial or on Dask "
                    "(tune.threads_per_worker; default: this process's torch threads)")
-    p.add_argument("--storage", help="journal file or database URL, e.g. sqlite:///tune.db "
+    p.add_argument("--storage", metavar="STORAGE", help="journal file or database URL, e.g. sqlite:///tune.db "
                    "(tune.storage; default OUT/study.journal)")
-    p.add_argument("--study-name", help="study name in the storage (tune.study_name)")
+    p.add_argument("--study-name", metavar="NAME", help="study name in the storage (tune.study_name)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

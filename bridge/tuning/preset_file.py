@@ -23,12 +23,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+from snn.extras import require
 
 from ..errors import ConfigError
 from ..experiments.results_io import atomic_write
 from ..params import SleepParams, read_config
 
+tomli_w = require("tomli_w")
+
+#: file name of the tuned preset a search writes into its output folder
 PRESET_FILE = "preset.toml"
 _HEADER = ("# Sleep parameters found by `sleep-replay tune` (validation split of the training data).\n"
            "# Use in a run config:  [sleep] preset = \"{path}\"\n")

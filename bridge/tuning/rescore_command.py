@@ -17,13 +17,17 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
                     "stored again, with other tuning seeds or another validation split of the training data "
                     "(never the test set), to check that the best trial's gain is not the noise of its own seeds "
                     "and split. Writes OUT/rescore_<key>.json; the study is not changed.")
-    p.add_argument("config", help="the search's TOML/JSON config (with [tune] and [tune.space])")
-    p.add_argument("--out", default="results/tune", help="the search's output folder (default results/tune)")
-    p.add_argument("--top", type=int, default=5, help="how many of the best trials to re-score (default 5)")
-    p.add_argument("--seeds", type=int, nargs="+", help="tuning seeds (default: tune.seeds)")
-    p.add_argument("--validation-fraction", type=float, help="share of each task's training examples held out "
+    p.add_argument("config", metavar="CONFIG", help="the search's TOML/JSON config (with [tune] and [tune.space])")
+    p.add_argument("--out", default="results/tune", metavar="DIR",
+                   help="the search's output folder (default results/tune)")
+    p.add_argument("--top", type=int, default=5, metavar="N",
+                   help="how many of the best trials to re-score (default 5)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="tuning seeds (default: tune.seeds)")
+    p.add_argument("--validation-fraction", type=float, metavar="FRACTION",
+                   help="share of each task's training examples held out "
                    "(default: tune.validation_fraction)")
-    p.add_argument("--validation-seed", type=int, help="seed of the split (default: tune.validation_seed)")
+    p.add_argument("--validation-seed", type=int, metavar="SEED",
+                   help="seed of the split (default: tune.validation_seed)")
     p.add_argument("--validation-split", choices=VALIDATION_SPLITS, help="one split for every seed or one per "
                    "seed (default: tune.validation_split)")
     add_study_flags(p)

@@ -33,21 +33,21 @@ logger = logging.getLogger(__name__)
 class Brian2Engine(SleepEngine):
     """SRC sleep as a Brian2 spiking network (see :mod:`snn.brian2`).
 
-    Parameters
-    ----------
-    codegen: ``"cython"`` (default), ``"numpy"`` or ``"cpp_standalone"``
-        (:data:`~snn.brian2.codegen.CODEGENS`).
-    fallback: code generation to use instead when ``codegen`` cannot be used
-        because its compiler or ``make`` is missing (``None``: raise
-        :class:`~snn.errors.ToolNotFoundError` instead).
-    cache_dir: directory for the Cython cache and the standalone projects
-        (default: :func:`~snn.brian2.codegen.default_cache_dir`).
-    record_neurons: ``{layer name: neuron indices}``; only these neurons'
-        spike trains are recorded for the named layers (per-step counts and
-        per-neuron totals always cover every neuron). Layer names as in
-        ``SleepNetwork.layer_names`` (not the input).
-    record_v: ``{layer name: neuron indices}`` whose membrane potential is
-        recorded every step, available as :attr:`voltage_traces`.
+    Args:
+        codegen: ``"cython"`` (default), ``"numpy"`` or ``"cpp_standalone"``
+            (:data:`~snn.brian2.codegen.CODEGENS`).
+        fallback: code generation to use instead when ``codegen`` cannot be used
+            because its compiler or ``make`` is missing (``None``: raise
+            :class:`~snn.errors.ToolNotFoundError` instead).
+        cache_dir: directory for the Cython cache and the standalone projects
+            (default: :func:`~snn.brian2.codegen.default_cache_dir`).
+        record_neurons: ``{layer name: neuron indices}``; only these neurons'
+            spike trains are recorded for the named layers (per-step counts and
+            per-neuron totals always cover every neuron). Layer names as in
+            ``SleepNetwork.layer_names`` (not the input).
+        record_v: ``{layer name: neuron indices}`` whose membrane potential is
+            recorded every step, available as :attr:`voltage_traces`.
+
     (``dtype``, ``record_spikes``, ``progress``: see :class:`~snn.base.SleepEngine`;
     ``float32`` stores the state in single precision but Brian2 evaluates mixed
     expressions in double, so only ``float64`` is guaranteed to match the fast

@@ -37,11 +37,10 @@ def neuron_subset(name: str, values: Sequence[int] | np.ndarray, n: int) -> np.n
 class Recording:
     """The monitors of one network, by layer index (1 = first hidden layer).
 
-    Attributes
-    ----------
-    record_spikes: keep individual spikes (else per-step counts and totals only).
-    neurons: ``{l: (k,) indices}`` layers whose spike trains are recorded for a subset only.
-    voltages: ``{l: (k,) indices}`` layers whose membrane potential is recorded.
+    Attributes:
+        record_spikes: keep individual spikes (else per-step counts and totals only).
+        neurons: ``{l: (k,) indices}`` layers whose spike trains are recorded for a subset only.
+        voltages: ``{l: (k,) indices}`` layers whose membrane potential is recorded.
     """
 
     record_spikes: bool

@@ -27,20 +27,18 @@ logger = logging.getLogger(__name__)
 class RuntimeSimulation:
     """A compiled Brian2 runtime network for ``network`` with the given state.
 
-    Parameters
-    ----------
-    network: the sleep network (parameters; weights and potentials come separately).
-    recording: the monitors to create.
-    codegen: ``"cython"`` or ``"numpy"``.
-    cache_dir: cache directory (the Cython cache is a subdirectory).
-    dtype: state precision.
-    weights: initial ``(n_l, n_{l-1})`` weights per layer.
-    potentials: initial ``(n_l,)`` membrane potentials per layer ``1..L``.
+    Args:
+        network: the sleep network (parameters; weights and potentials come separately).
+        recording: the monitors to create.
+        codegen: ``"cython"`` or ``"numpy"``.
+        cache_dir: cache directory (the Cython cache is a subdirectory).
+        dtype: state precision.
+        weights: initial ``(n_l, n_{l-1})`` weights per layer.
+        potentials: initial ``(n_l,)`` membrane potentials per layer ``1..L``.
 
-    Attributes
-    ----------
-    net: the Brian2 ``Network``; objs: its objects (see :func:`snn.brian2.objects.build_network`).
-    compile_s: seconds spent creating and compiling at build.
+    Attributes:
+        net: the Brian2 ``Network``; objs: its objects (see :func:`snn.brian2.objects.build_network`).
+        compile_s: seconds spent creating and compiling at build.
     """
 
     def __init__(self, network: SleepNetwork, recording: Recording, codegen: str, cache_dir: Path,

@@ -48,16 +48,14 @@ def project_dir(cache_dir: Path, network: SleepNetwork, recording: Recording, dt
 class StandaloneSimulation:
     """The state of a network simulated by cpp_standalone runs.
 
-    Parameters
-    ----------
-    network, recording, cache_dir, dtype: as :class:`~snn.brian2.runtime.RuntimeSimulation`.
-    weights: initial ``(n_l, n_{l-1})`` weights per layer.
-    potentials: initial ``(n_l,)`` membrane potentials per layer ``1..L``.
+    Args:
+        network, recording, cache_dir, dtype: as :class:`~snn.brian2.runtime.RuntimeSimulation`.
+        weights: initial ``(n_l, n_{l-1})`` weights per layer.
+        potentials: initial ``(n_l,)`` membrane potentials per layer ``1..L``.
 
-    Attributes
-    ----------
-    project: the C++ project directory.
-    weights, potentials: the state after the last run (held here between runs).
+    Attributes:
+        project: the C++ project directory.
+        weights, potentials: the state after the last run (held here between runs).
     """
 
     def __init__(self, network: SleepNetwork, recording: Recording, cache_dir: Path, dtype: np.dtype,

@@ -42,12 +42,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nir
 import numpy as np
 
 from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..atomic_io import atomic_write
+from ..extras import require
+
+nir = require("nir", what="NIR export")
 
 #: snnTorch's ``import_from_nir`` discretises every LIF with this step (s)
 SNNTORCH_DT = 1e-4
@@ -108,15 +110,17 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
            threshold_precision: str = "float64") -> nir.NIRGraph:
     """The frozen ``network`` as a ``nir.NIRGraph`` (mapping: module docstring).
 
-    dt: the importer's time step in seconds; default ``network.dt_ms * 1e-3``. Pass
-        :data:`SNNTORCH_DT` for snnTorch, whose importer assumes ``1e-4`` s.
-    leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
-    threshold_precision: precision of the importer's membrane potential (``"float64"``
-        or ``"float32"``, snnTorch's default) for the ``>=`` to ``>`` compensation.
+    Args:
+        dt: the importer's time step in seconds; default ``network.dt_ms * 1e-3``. Pass
+            :data:`SNNTORCH_DT` for snnTorch, whose importer assumes ``1e-4`` s.
+        leak: ``"euler"`` (``tau = dt / (1 - decay)``) or ``"exp"`` (``tau = -dt / ln decay``).
+        threshold_precision: precision of the importer's membrane potential (``"float64"``
+            or ``"float32"``, snnTorch's default) for the ``>=`` to ``>`` compensation.
     """
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("to_nir()")
     _check_leak(leak)
     if threshold_precision not in THRESHOLD_PRECISIONS:
         raise InvalidNetworkError(f"threshold_precision must be one of {THRESHOLD_PRECISIONS}, "
