@@ -173,3 +173,7 @@ def corrupt_mixed(x: Any, conditions: Sequence[Corruption | None], seed: Seed,
         if cond is not None and len(idx):
             out[idx] = cond.apply(x[idx], base + [c], image_shape)
     return out, which
+
+
+__all__ = ["CLEAN", "CORRUPTIONS", "LEVEL_MEANING", "Corruption", "check_level", "corrupt_mixed", "corruption_list",
+           "gaussian_blur", "gaussian_noise", "salt_and_pepper"]

@@ -77,3 +77,6 @@ def class_fraction(y: np.ndarray, percent: float, seed: Seed,
             raise DataError(f"{percent:g} % of class {c} is {n} examples but only {len(idx)} are available")
         chosen.append(order[:n])
     return np.sort(np.concatenate(chosen))
+
+
+__all__ = ["class_fraction", "class_holdout"]

@@ -60,6 +60,7 @@ TINY: dict[str, list[tuple[str, str]]] = {
                             ('"/shared/results/fashion"', '"results/fashion"'),
                             ("from dask_jobqueue import SLURMCluster", "SLURMCluster = LocalSLURMCluster")],
     "docs/results_folder.md": [('"configs/demo.toml"', '"tiny_run.toml"')],
+    "docs/protocols.md": [('"configs/robustness/subset_mlp.toml"', '"configs/robustness/smoke.toml"')],
     "docs/tuning.md": [('"configs/search/tune_subset.toml"', '"tiny_tune.toml"'), ("trials=50, workers=2", "trials=2"),
                        ("steps=2000", "steps=300")],
 }

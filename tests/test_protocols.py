@@ -126,6 +126,23 @@ def test_cnn_fields_are_checked_as_in_a_run_config():
     assert "conv_channels" not in ProtocolConfig.from_dict(tables()).to_dict()["experiment"]
 
 
+def test_calibrated_cnn_cell_sets_beta_per_cell_and_records_it(data):
+    t = tables("limited_data", percents=[5.0])
+    t["experiment"].update(model="cnn", sizes=[784, 10], conv_channels=[2, 4])
+    t["select"]["calibrate"] = True  # no beta needed: calibration gives one per layer
+    t["select"]["candidates"] = [{"inc": 0.001, "dec": 0.0001, "plasticity_gain": [0.0, 0.0, 0.0, 0.0, 1.0]}]
+    cfg = ProtocolConfig.from_dict(t)
+    assert cfg.to_dict()["select"]["calibrate"] is True
+    rec = run_protocol_cell(cfg, 5.0, 0, data=data)
+    cal = rec["selection"]["calibration"]
+    assert len(cal["beta"]) == 5 and rec["selection"]["chosen_params"]["beta"] == cal["beta"]
+    assert rec["selection"]["chosen_params"]["plasticity_gain"] == [0.0, 0.0, 0.0, 0.0, 1.0]
+    assert "calibrate" not in ProtocolConfig.from_dict(tables()).to_dict()["select"]  # MLP fingerprints kept
+    t["select"]["calibrate"] = "yes"
+    with pytest.raises(ConfigError, match="select.calibrate must be true or false"):
+        ProtocolConfig.from_dict(t)
+
+
 def test_levels_and_percents_are_stored_as_floats_so_equal_configs_share_a_fingerprint():
     a = ProtocolConfig.from_dict(tables(corruptions={"blur": [2]}))
     b = ProtocolConfig.from_dict(tables(corruptions={"blur": [2.0]}))

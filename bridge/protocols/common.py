@@ -34,7 +34,7 @@ from .config import ProtocolConfig
 logger = logging.getLogger(__name__)
 
 #: purposes of :func:`cell_seed`
-TRAIN, SLEEP, FINETUNE, FINETUNE_DATA, CORRUPT_VALIDATION, CORRUPT_TEST, SUBSET = range(7)
+TRAIN, SLEEP, FINETUNE, FINETUNE_DATA, CORRUPT_VALIDATION, CORRUPT_TEST, SUBSET, CALIBRATE = range(8)
 
 
 def cell_seed(seed: int, purpose: int, *more: int) -> int:
@@ -118,6 +118,13 @@ def select_sleep(cfg: ProtocolConfig, model: torch.nn.Module, x_seen: np.ndarray
     is highest. ``model`` is unchanged."""
     rows, best = [], None
     candidates = cfg.sleep_candidates()
+    calibration = None
+    if cfg.calibrate:  # beta from the trained network, then each candidate's own fields on top
+        from ..calibration import calibrate
+
+        cal = calibrate(model, x_seen, cfg.sleep, seed=cell_seed(seed, CALIBRATE), engine=cfg.engine)
+        calibration = {"beta": list(cal.params.beta), "rates_hz": list(cal.rates_hz), "converged": list(cal.converged)}
+        candidates = [cal.params.replace(**changes) for changes in (cfg.candidates or [{}])]
     for i, params in enumerate(tqdm(candidates, desc=desc, unit="sleep", leave=False,
                                     disable=not progress or len(candidates) == 1)):
         slept, spikes = sleep_once(cfg, model, x_seen, params, seed)
@@ -130,7 +137,7 @@ def select_sleep(cfg: ProtocolConfig, model: torch.nn.Module, x_seen: np.ndarray
     value, index, slept = best
     logger.info("sleep candidate %d of %d chosen (validation %.2f)", index, len(candidates), value)
     return Selection(slept, index, {"chosen": index, "chosen_params": candidates[index].to_dict(),
-                                    "candidates": rows})
+                                    "calibration": calibration, "candidates": rows})
 
 
 def sleep_once(cfg: ProtocolConfig, model: torch.nn.Module, x_seen: np.ndarray, params: SleepParams,

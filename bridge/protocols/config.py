@@ -8,7 +8,9 @@ A protocol config is a TOML/JSON file with the tables
 * ``[sleep]``: the sleep (a preset plus fields; it lasts ``steps_first`` steps);
 * ``[select]`` (optional): ``candidates``, a list of tables of sleep fields; each
   candidate replaces those fields of ``[sleep]``, and each cell sleeps with the one
-  that scores best on its validation split (never the test split);
+  that scores best on its validation split (never the test split); ``calibrate = true``
+  first sets ``beta`` per cell with :func:`bridge.calibrate` on the trained network and
+  its training images (for networks no preset fits, e.g. a CNN);
 * exactly one protocol table, ``[robustness]`` or ``[limited_data]``
   (:class:`RobustnessOptions`, :class:`LimitedDataOptions`).
 
@@ -31,7 +33,7 @@ from ann.errors import CorruptionError
 from ..errors import ConfigError, SleepParamsError
 from ..experiments.config import CNN_FIELDS, MODELS, ExperimentConfig
 from ..params import SleepParams, preset, read_config
-from ..validation import (MAX_SEED, check_choice, check_device, check_float, check_int, check_int_list, check_list,
+from ..validation import (MAX_SEED, check_bool, check_choice, check_device, check_float, check_int, check_int_list, check_list,
                           check_known_keys, check_mapping, check_optional, check_str, check_train_fields)
 
 #: the protocols, by the name of their config table
@@ -144,6 +146,8 @@ class ProtocolConfig:
     sleep: SleepParams = field(default_factory=lambda: preset("mnist"))
     #: sleep candidates (field overrides of ``sleep``); empty: sleep with ``sleep`` itself
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    #: calibrate ``beta`` per cell on the trained network (:func:`bridge.calibrate`) before the candidates
+    calibrate: bool = False
 
     # ------------------------------------------------------------ checks
     def validate(self) -> None:
@@ -177,6 +181,7 @@ class ProtocolConfig:
         check_int(self.train.epochs, "train.epochs", min=1)
         if not isinstance(self.sleep, SleepParams):
             raise ConfigError(f"sleep must be a SleepParams, got {type(self.sleep).__name__}")
+        check_bool(self.calibrate, "select.calibrate")
         self.sleep_layer_kinds()  # the CNN fields (errors name them)
         self.sleep_candidates()  # every candidate is a valid sleep of this network
         expected = RobustnessOptions if self.protocol == "robustness" else LimitedDataOptions
@@ -201,6 +206,8 @@ class ProtocolConfig:
             layers = len(self.sleep_layer_kinds())
             what = "experiment.sizes" if self.model == "mlp" else "the CNN (convolution, pooling and fc layers)"
             for key, n in (("beta", len(params.beta)), ("plasticity_gain", len(params.plasticity_gain) or None)):
+                if key == "beta" and self.calibrate and key not in changes:
+                    continue  # calibration sets one beta per layer
                 if n is not None and n != layers:
                     where = f"{name}.{key}" if key in changes else f"sleep.{key}"
                     raise ConfigError(f"{where} has {n} values for {layers} layers of {what}")
@@ -229,10 +236,12 @@ class ProtocolConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as the tables of a file (what ``summary.json`` and ``config.json`` hold)."""
         exp = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)
-               if f.name not in ("protocol", "options", "train", "sleep", "candidates")
+               if f.name not in ("protocol", "options", "train", "sleep", "candidates", "calibrate")
                and not (self.model == "mlp" and f.name in CNN_FIELDS)}  # (at their defaults: checked)
         out = {"protocol": self.protocol, "experiment": exp, "train": dataclasses.asdict(self.train),
-               "sleep": self.sleep.to_dict(), "select": {"candidates": copy.deepcopy(self.candidates)},
+               "sleep": self.sleep.to_dict(),
+               "select": {"candidates": copy.deepcopy(self.candidates),
+                          **({"calibrate": True} if self.calibrate else {})},  # (absent: fingerprints kept)
                self.protocol: dataclasses.asdict(self.options)}
         return json.loads(json.dumps(out))  # tuples as lists, as a file reads back
 
@@ -266,16 +275,17 @@ class ProtocolConfig:
         check_known_keys(values, name, [f.name for f in dataclasses.fields(option_type)])
         exp = check_mapping(data.get("experiment", {}), "[experiment]")
         known = [f.name for f in dataclasses.fields(cls) if f.name not in ("protocol", "options", "train", "sleep",
-                                                                         "candidates")]
+                                                                         "candidates", "calibrate")]
         check_known_keys(exp, "experiment", known)
         train = check_mapping(data.get("train", {}), "[train]")
         check_known_keys(train, "train", [f.name for f in dataclasses.fields(TrainConfig)])
         sleep = check_mapping(data.get("sleep", {}), "[sleep]")
         sleep.setdefault("preset", "mnist")
         select = check_mapping(data.get("select", {}), "[select]")
-        check_known_keys(select, "select", ["candidates"])
+        check_known_keys(select, "select", ["candidates", "calibrate"])
         cfg = cls(protocol=name, options=option_type(**values), **exp, train=TrainConfig(**train),
-                  sleep=SleepParams.from_dict(sleep), candidates=select.get("candidates", []))
+                  sleep=SleepParams.from_dict(sleep), candidates=select.get("candidates", []),
+                  calibrate=select.get("calibrate", False))
         cfg.validate()
         return cfg
 

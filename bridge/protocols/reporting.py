@@ -89,7 +89,8 @@ def header(summary: dict[str, Any]) -> str:
     objective = cfg[name]["objective"]
     return (f"{name.replace('_', ' ')}: {exp['dataset']}, {exp['model']} {'-'.join(map(str, exp['sizes']))}, "
             f"{len(exp['seeds'])} seed(s), test accuracy (%), mean +- SD over seeds. Sleep: "
-            f"{cfg['sleep']['steps_first']} steps, chosen per seed among {n_cand} candidate(s) on a validation split "
+            f"{cfg['sleep']['steps_first']} steps, {'beta calibrated per cell (bridge.calibrate), ' if cfg['select'].get('calibrate') else ''}"
+            f"chosen per seed among {n_cand} candidate(s) on a validation split "
             f"of {exp['validation_fraction']:g} of the training set (objective: {objective}).")
 
 
