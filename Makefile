@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist docs docs-screenshots
+.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps docs docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,18 @@ fashion-mnist:
 	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
 	  echo "warning: could not install dataset-fashion-mnist; Fashion-MNIST tests will fail"
 
-test: install-test fashion-mnist
+# the NEST extension module of engine pynn.nest.native is compiled on first use: a C++ compiler,
+# the Boost headers and ltdl.h (NEST's headers include them); needs root and apt, as fashion-mnist
+native-deps:
+	@dpkg -s g++ libboost-dev libltdl-dev >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq g++ libboost-dev libltdl-dev; } || \
+	  echo "warning: could not install g++ libboost-dev libltdl-dev; the pynn.nest.native tests will fail"
+
+test: install-test fashion-mnist native-deps
 	$(BIN)/python -m pytest
 
 # the fast tier while you work: every test not marked slow
-test-quick: install-test fashion-mnist
+test-quick: install-test fashion-mnist native-deps
 	$(BIN)/python -m pytest -m "not slow"
 
 conformance: install

@@ -40,7 +40,9 @@ def iter_layer_activations(model: nn.Module, x: np.ndarray | torch.Tensor, batch
     pre-hook), the last layer's is the model's output; later layers are not
     computed. ``x`` is cast to the dtype and device of the first Linear's weight.
     ``linears``: the model's Linear layers in forward order, if not the
-    registration order. Eval mode, no gradients; the mode is restored.
+    registration order; or any layers whose inputs are the activations (e.g. a
+    CNN's Conv2d, AvgPool2d and Linear layers; feature maps are flattened to
+    ``(batch, C H W)``). Eval mode, no gradients; the mode is restored.
     """
     linears = list(linears) if linears is not None else linear_layers(model)
     total = len(linears)
@@ -51,7 +53,7 @@ def iter_layer_activations(model: nn.Module, x: np.ndarray | torch.Tensor, batch
         raise ValueError(f"n_layers must be in [1, {total}], got {n_layers}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    weight = linears[0].weight
+    weight = next(m.weight for m in linears if isinstance(getattr(m, "weight", None), torch.Tensor))
     xt = torch.as_tensor(np.asarray(x), dtype=weight.dtype, device=weight.device)
     was_training = model.training
     model.eval()
@@ -61,13 +63,13 @@ def iter_layer_activations(model: nn.Module, x: np.ndarray | torch.Tensor, batch
             hooks = []
             for j, lin in enumerate(linears[1 : n_layers + 1], start=1):
                 def record(module: nn.Module, args: tuple, j: int = j) -> None:
-                    acts[j - 1] = args[0]
+                    acts[j - 1] = args[0].flatten(1)
                     if j == n_layers:
                         raise _Enough
                 hooks.append(lin.register_forward_pre_hook(record))
             try:
                 out = model(xt[start : start + batch_size])
-                acts[-1] = out
+                acts[-1] = out.flatten(1)
             except _Enough:
                 pass
             finally:

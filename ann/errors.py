@@ -32,4 +32,8 @@ class TrainingDivergedError(AnnError, FloatingPointError):
     """Training produced NaN or infinite values."""
 
 
-__all__ = ["AnnError", "DataError", "DataFileNotFoundError", "InvalidWeightsError", "TrainingConfigError", "TrainingDivergedError"]
+class CorruptionError(AnnError, ValueError):
+    """An image corruption of unknown kind or with a level out of range; the message names it."""
+
+
+__all__ = ["AnnError", "CorruptionError", "DataError", "DataFileNotFoundError", "InvalidWeightsError", "TrainingConfigError", "TrainingDivergedError"]

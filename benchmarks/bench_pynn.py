@@ -32,7 +32,7 @@ import bridge
 import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
 
-MODES = ("nest-frozen", "nest-exact", "brian2-frozen", "brian2-exact")
+MODES = ("nest-frozen", "nest-exact", "nest-native", "brian2-frozen", "brian2-exact")
 
 
 def trained_network(epochs: int, beta_scale: float) -> tuple[snn.SleepNetwork, np.ndarray, bridge.SleepParams]:

@@ -31,7 +31,7 @@ from torch import nn
 import snn
 from snn import SleepNetwork
 
-from .convert import check_model
+from .convert import read_model
 from .errors import SleepParamsError
 from .params import SleepParams, preset
 from .sleep import build_sleep_network
@@ -105,12 +105,12 @@ def _frozen_rates(net: SleepNetwork, beta: list[float], base: SleepParams, n_lay
     sub = SleepNetwork(
         weights=net.weights[:n_layers], alpha=net.alpha[:n_layers],
         threshold=base.threshold * np.asarray(beta[:n_layers]), decay=net.decay, inc=0.0, dec=0.0,
-        rule=net.rule, dt_ms=net.dt_ms,
+        rule=net.rule, dt_ms=net.dt_ms, layers=net.layers[:n_layers],
     )
     eng = snn.get_engine(engine, dtype="float64")
     eng.build(sub)
     counts = eng.run(spikes).counts
-    sizes = np.array([w.shape[0] for w in sub.weights], dtype=np.float64)
+    sizes = np.array(sub.sizes[1:], dtype=np.float64)
     return counts[:, 1:].sum(0) / (sizes * counts.shape[0] * base.dt_s)
 
 
@@ -147,7 +147,7 @@ def calibrate(
     t0 = time.perf_counter()
     base = preset(base) if isinstance(base, str) else base
     targets = targets or RateTargets()
-    n_layers = len(check_model(model))
+    n_layers = len(read_model(model).layers)
     probe = base.replace(beta=(1.0,) * n_layers)
     spec = build_sleep_network(model, data, probe)
     spikes = make_input_spikes(spec.mean_image, base, int(steps), seed=seed)

@@ -25,6 +25,7 @@ from ann import DATASETS
 from ann.baselines import LEARNERS
 from ann.training import LOSSES
 from snn.base import DTYPES
+from snn.errors import MissingExtraError
 
 from .version import __version__
 from .errors import USER_ERRORS, ConfigError
@@ -41,6 +42,8 @@ _RUN_FLAGS: dict[str, tuple[str, str]] = {
     "updates_per_task": ("experiment", "updates_per_task"), "epochs": ("train", "epochs"),
     "loss": ("train", "loss"),
 }
+#: run flags a protocol config (``[robustness]``, ``[limited_data]``) refuses; the others override its fields
+_PROTOCOL_REFUSED = ("methods", "updates_per_task")
 #: run flags a ``[patches]`` config honours, as (table, field); the others are refused
 _PATCHES_FLAGS: dict[str, tuple[str, str]] = {"engine": ("patches", "engine")}
 _SLEEP_DEST = "sleep_"
@@ -97,11 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, **kw: Any) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[verbose], **kw)
 
-    r = command("run", help="class-incremental training with and without sleep",
-                description="Train on class-incremental tasks with and without sleep; write a table, "
-                            "summary.json and figures. Flags override single fields of the config file.")
+    r = command("run", help="class-incremental training with and without sleep, or a protocol (robustness, "
+                            "limited data)",
+                description="Train on class-incremental tasks with and without sleep, or run the robustness or "
+                            "limited-data protocol of a config with a [robustness] or [limited_data] table; write a "
+                            "table, summary.json and figures. Flags override single fields of the config file.")
     r.add_argument("config", nargs="?", metavar="CONFIG",
-                   help="TOML/JSON config with [experiment], [train], [sleep] tables, or a [patches] config")
+                   help="TOML/JSON config with [experiment], [train], [sleep] tables, a [patches] config, or a "
+                        "protocol config with a [robustness] or [limited_data] table (docs/protocols.md)")
     r.add_argument("--dataset", metavar="NAME",
                    help=f"data set: {', '.join(DATASETS)} (default mnist-subset; mnist needs --data-dir)")
     r.add_argument("--data-dir", metavar="PATH", help="folder of IDX files, or the .npz file of dataset 'features'")
@@ -141,8 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--engine", default="fast", metavar="ENGINE", help=f"sleep engine: {engines} (default fast)")
     c.add_argument("--dtype", default="float64", choices=tuple(DTYPES), help="sleep arithmetic (default float64)")
     for name, module in EXTRA_COMMANDS.items():
-        importlib.import_module(module).add_parser(sub, parents=[verbose])
+        try:
+            importlib.import_module(module).add_parser(sub, parents=[verbose])
+        except MissingExtraError as exc:  # listed, and running it says which extra to install
+            _add_unavailable_command(sub, name, exc, parents=[verbose])
     return p
+
+
+def _add_unavailable_command(sub: Any, name: str, error: MissingExtraError,
+                             parents: list[argparse.ArgumentParser]) -> None:
+    """A sub-command whose optional dependencies are not installed: it takes any
+    arguments and fails with ``error`` (exit 2), which names the extra."""
+    p = sub.add_parser(name, parents=parents, help=f"(not installed: {error})", description=str(error))
+    p.set_defaults(missing_extra=error)
 
 
 # ----------------------------------------------------------------- config
@@ -208,9 +225,41 @@ def patches_data_from_args(args: argparse.Namespace, data: dict[str, Any]) -> di
     return {**data, "patches": patches, "sleep": {**sleep_v, **_sleep_overrides(args)}}
 
 
+def protocol_data_from_args(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
+    """A protocol config's tables with the flags applied; ``--methods`` and
+    ``--updates-per-task`` raise :class:`ConfigError` (a protocol has neither)."""
+    refused = [f"--{flag.replace('_', '-')}" for flag in _PROTOCOL_REFUSED if getattr(args, flag) is not None]
+    if refused:
+        raise ConfigError(f"{', '.join(refused)} do(es) not apply to a protocol config ([robustness] or "
+                          "[limited_data]); edit the config instead")
+    exp, train, sleep_v = _tables(data, "experiment", "train", "sleep")
+    for flag, (table, name) in _RUN_FLAGS.items():
+        if flag not in _PROTOCOL_REFUSED and getattr(args, flag) is not None:
+            {"experiment": exp, "train": train}[table][name] = getattr(args, flag)
+    sleep_v = {**_with_preset(sleep_v, args.preset), **_sleep_overrides(args)}
+    return {**data, "experiment": exp, "train": train, "sleep": sleep_v}
+
+
+def _cmd_protocol(args: argparse.Namespace, data: dict[str, Any]) -> int:
+    from .protocols import ProtocolConfig, run_protocol
+
+    cfg = ProtocolConfig.from_dict(protocol_data_from_args(args, data))
+    if args.workers is not None and args.scheduler is not None:
+        raise ConfigError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    summary = run_protocol(cfg, args.out, fresh=args.fresh, progress=not args.no_progress, workers=args.workers,
+                           scheduler=args.scheduler, threads_per_worker=args.threads_per_worker)
+    print("\n" + summary["table"])
+    print(f"wrote {Path(args.out) / 'summary.json'} and figures in {args.out} ({summary['wall_time_s']:.1f} s)")
+    return 0
+
+
 # --------------------------------------------------------------- commands
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .protocols import is_protocol_config
+
     data = read_config(args.config) if args.config else {}
+    if is_protocol_config(data):
+        return _cmd_protocol(args, data)
     if "patches" in data:
         from .experiments import PatchesConfig, run_patches
 
@@ -253,11 +302,16 @@ COMMANDS = {"run": _cmd_run, "conformance": _cmd_conformance}
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits 2 itself on a bad flag)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "missing_extra", None) is None:  # what parse_args does
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
     try:
+        if getattr(args, "missing_extra", None) is not None:
+            raise args.missing_extra
+        run = COMMANDS.get(args.command) or importlib.import_module(EXTRA_COMMANDS[args.command]).run
         return run(args)
     except USER_ERRORS as exc:  # bad input: one line; anything else is a bug and propagates
         if args.verbose:

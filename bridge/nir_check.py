@@ -19,11 +19,13 @@ import io
 import logging
 from dataclasses import dataclass
 
-import nir
 import numpy as np
 import torch
 
+from snn.extras import require
 from snn.spikes import InputSpikes, SpikeRecord
+
+nir = require("nir")
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 def snntorch_module(graph: nir.NIRGraph, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     """``snntorch.import_nir.import_from_nir(graph)``, optionally converted to ``dtype`` with the
     ``Linear`` weights taken from the graph at that precision (not via float32)."""
-    from snntorch.import_nir import import_from_nir
+    import_from_nir = require("snntorch.import_nir", what="running a NIR graph in snnTorch").import_from_nir
 
     with contextlib.redirect_stdout(io.StringIO()) as out:   # the importer prints its progress
         module = import_from_nir(graph)
@@ -54,7 +56,7 @@ def run_snntorch(graph: nir.NIRGraph, input_spikes: InputSpikes, *, dtype: torch
     The spiking layers are the ``snntorch`` neuron modules in graph order; their
     outputs are caught with forward hooks, one ``(1, n_l)`` tensor per step.
     """
-    import snntorch
+    snntorch = require("snntorch", what="running a NIR graph in snnTorch")
 
     module = snntorch_module(graph, dtype)
     neurons = [(name, m) for name, m in module.named_children() if isinstance(m, snntorch.SpikingNeuron)]

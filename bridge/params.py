@@ -14,12 +14,12 @@ import dataclasses
 import json
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snn.network import WEIGHT_RULES
+from snn.network import KERNEL_UPDATES, WEIGHT_RULES
 
 from .errors import ArgumentTypeError, ConfigError, ConfigFileError, SleepParamsError
 from .validation import check_choice, check_float, check_float_tuple, check_int, check_known_keys, check_mapping
@@ -108,8 +108,8 @@ class SleepParams:
                                 _positive, aliases=("max-rate",))
     inc: float = _param(_DEFAULT["inc"], "1", "Hebbian potentiation amplitude", _nonnegative)
     dec: float = _param(_DEFAULT["dec"], "1", "Hebbian depression amplitude", _nonnegative)
-    beta: tuple[float, ...] = _param(_DEFAULT["beta"], "1", "threshold scale per layer, one value per weight layer",
-                                     _beta)
+    beta: tuple[float, ...] = _param(_DEFAULT["beta"], "1", "threshold scale per layer, one value per layer of the "
+                                     "sleep network (a CNN's pooling layers included)", _beta)
     alpha_scale: float = _param(_DEFAULT["alpha_scale"], "1",
                                 "multiplies the data-based normalization constants alpha_l", _nonnegative)
     decay: float = _param(0.999, "1/step", "multiplicative membrane leak per step, in (0, 1] "
@@ -126,8 +126,13 @@ class SleepParams:
     steps_per_task: int = _param(5000, "steps", "extra sleep steps per later task", _count)
     plasticity_gain: tuple[float, ...] = _param(
         (), "1", "variant (not the paper's): gain g_l >= 0 of the Hebbian rule per weight layer, which then "
-                 "learns with g_l * inc and g_l * dec; 0 freezes a layer; empty: 1 for every layer (the reference)",
-        _gains, default_text="empty = 1 for every layer")
+                 "learns with g_l * inc and g_l * dec; 0 freezes a layer (a CNN's pooling layers: always 0); empty: 1 "
+                 "for every layer (the reference; 0 for pooling layers)", _gains,
+        default_text="empty = 1 for every layer (0 for pooling layers)")
+    kernel_update: str = _param(
+        KERNEL_UPDATES[0], "", "CNNs: how a convolution's shared kernel gathers one step's updates: summed over the "
+                               "post spikes and applied once, or one post spike after the other (docs/cnn.md)",
+        _choice(KERNEL_UPDATES), choices=KERNEL_UPDATES)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -149,8 +154,24 @@ class SleepParams:
     @property
     def layer_gains(self) -> tuple[float, ...]:
         """``plasticity_gain`` with the reference's empty value spelled out: gain 1 for each of
-        the ``len(beta)`` layers."""
+        the ``len(beta)`` layers (an MLP's; see :meth:`gains_for` for a CNN)."""
         return self.plasticity_gain or (1.0,) * len(self.beta)
+
+    def gains_for(self, kinds: Sequence[str]) -> tuple[float, ...]:
+        """The per-layer gains of a network whose layers have these ``kinds`` (``"dense"``,
+        ``"conv"``, ``"pool"``): ``plasticity_gain``, or when it is empty gain 1 for every layer
+        but 0 for pooling layers (fixed weights). Raises :class:`SleepParamsError` for a length
+        that does not fit or a gain other than 0 given to a pooling layer."""
+        if not self.plasticity_gain:
+            return tuple(0.0 if k == "pool" else 1.0 for k in kinds)
+        if len(self.plasticity_gain) != len(kinds):
+            raise SleepParamsError(f"sleep.plasticity_gain has {len(self.plasticity_gain)} values but the model has "
+                                   f"{len(kinds)} layers; give one gain per layer, or none for the reference")
+        for l, (g, k) in enumerate(zip(self.plasticity_gain, kinds)):
+            if k == "pool" and g != 0:
+                raise SleepParamsError(f"sleep.plasticity_gain[{l}] = {g:g} is for a pooling layer, whose weights are "
+                                       "fixed; give 0")
+        return self.plasticity_gain
 
     @property
     def rescale(self) -> float:
@@ -197,7 +218,7 @@ _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(SleepParams))
 #: fields whose value is a tuple of floats
 _TUPLE_FIELDS = ("beta", "plasticity_gain")
 #: variant fields added after results were published: ``to_dict`` leaves them out at this default
-_OMITTED_AT_DEFAULT: dict[str, Any] = {"plasticity_gain": []}
+_OMITTED_AT_DEFAULT: dict[str, Any] = {"plasticity_gain": [], "kernel_update": KERNEL_UPDATES[0]}
 
 
 def field_specs() -> list[dataclasses.Field]:

@@ -159,6 +159,7 @@ class SleepReplay:
         self.tasks_seen = 0
         self.calibration: Calibration | None = None
         self._kept: list[np.ndarray] = []
+        self._image_shape: tuple[int, ...] | None = None  # (C, H, W) for a CNN that takes images
         self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, 2**31]))
 
     @property
@@ -170,8 +171,14 @@ class SleepReplay:
         graph = read_model(model)
         kept: list[np.ndarray] = []
         reservoir = Reservoir(self.memory, self._rng) if self.memory is not None else None
+        channels = getattr(graph.layers[0], "in_channels", None)
         for batch in iter_batches(data):
-            batch = check_range(flatten_for_model(batch, graph.n_inputs, graph.flattens_input))
+            if graph.takes_images:  # a CNN without nn.Unflatten: keep the image shape for sleep
+                shape = tuple(int(n) for n in batch.shape[1:])
+                if self._image_shape not in (None, shape):
+                    raise SleepDataError(f"SleepReplay: images of shape {shape} after images of {self._image_shape}")
+                self._image_shape = shape
+            batch = check_range(flatten_for_model(batch, graph.n_inputs, graph.flattens_input, channels))
             if reservoir is not None:  # memory stays bounded while streaming a DataLoader
                 reservoir.add(batch)
             else:
@@ -198,6 +205,8 @@ class SleepReplay:
         self._kept.append(x_task)
         k = self.tasks_seen + 1
         seen = self._kept[0] if len(self._kept) == 1 else np.concatenate(self._kept)
+        if self._image_shape is not None:
+            seen = seen.reshape(len(seen), *self._image_shape)
         calibration = None
         if self.calibrate and (self.calibration is None or self.calibrate_every_task):
             calibration = calibrate_params(model, seen, self.params, targets=self.targets, seed=self.seed,
@@ -205,6 +214,8 @@ class SleepReplay:
             self.calibration, self.params = calibration, calibration.params
         n_steps = self.params.steps_for_task(k) if steps is None else steps
         image_x = self._kept[0] if self.image == "first_task" else None
+        if image_x is not None and self._image_shape is not None:
+            image_x = image_x.reshape(len(image_x), *self._image_shape)
         outcome = sleep(model, seen, self.params, image_x=image_x, steps=n_steps, engine=self.engine,
                         seed=self.sleep_seed(k), dtype=self.dtype, progress=self.progress, inplace=True,
                         engine_options=self.engine_options)

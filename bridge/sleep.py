@@ -15,11 +15,11 @@ from snn import InputSpikes, SleepNetwork, SleepResult, SpikeRecord
 from snn.errors import EngineOptionError, EngineStateError
 from snn.spikes import InputDriveTrace, VoltageTrace, WeightSnapshot
 
-from .convert import export_weights, import_weights, layer_output_maxima
+from .convert import export_weights, import_weights, layer_output_maxima, network_layers
 from .normalization import data_based_normalization
 from .errors import SleepDataError, SleepParamsError
 from .params import SleepParams, as_sleep_params
-from .sleep_data import sleep_data
+from .sleep_data import model_data, sleep_data
 from .sleep_input import iter_input_spikes, mean_image
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
     """Convert a trained model into a sleep network (SRC_SPEC.md section 2).
 
     Args:
-        model: bias-free Linear/ReLU stack (see :func:`bridge.convert.check_model`).
+        model: bias-free Linear/ReLU stack, or a CNN (bias-free Conv2d/ReLU/AvgPool2d, then
+            Linear layers; see :mod:`bridge.convert` and docs/cnn.md).
         seen_x: ``(n, n_inputs)`` all training data seen so far, in [0, 1] (normalization,
             and the mean image unless ``image_x`` is given).
         image_x: ``(m, n_inputs)`` inputs in [0, 1] whose mean is the sleep input's image
@@ -48,21 +49,26 @@ def build_sleep_network(model: nn.Module, seen_x: Any, params: SleepParams | Non
     params = as_sleep_params(params)  # None -> defaults; a dict or other type -> ArgumentTypeError
     params.validate()
     weights = export_weights(model)
-    x = sleep_data(model, seen_x)
+    x, image_shape = model_data(model, seen_x)
+    layers = network_layers(model, image_shape)  # None: an MLP (every layer dense)
+    kinds = [layer.kind for layer in layers] if layers is not None else ["dense"] * len(weights)
     if len(params.beta) != len(weights):
-        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers; "
-                         "no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
+        raise ValueError(f"params.beta has {len(params.beta)} values but the model has {len(weights)} layers"
+                         + (f" ({', '.join(kinds)})" if layers is not None else "")
+                         + "; no preset fits: calibrate parameters with bridge.calibrate(model, data) or "
                          "bridge.SleepReplay(..., calibrate=True)")
     if len(params.layer_gains) != len(weights):  # (empty gains have the length of beta, checked above)
         raise SleepParamsError(f"sleep.plasticity_gain has {len(params.plasticity_gain)} values but the model has "
                                f"{len(weights)} weight layers; give one gain per layer, or none for the reference")
-    norms = data_based_normalization([w.max() for w in weights], layer_output_maxima(model, x))
+    norms = data_based_normalization([w.max() for w in weights],
+                                     layer_output_maxima(model, x, image_shape=image_shape))
     network = SleepNetwork(
         weights=weights,
         alpha=norms * params.alpha_scale,
         threshold=params.threshold * np.asarray(params.beta),
         decay=params.decay, inc=params.inc, dec=params.dec, rule=params.rule,
-        dt_ms=params.dt_s * 1e3, plasticity_gain=params.layer_gains,
+        dt_ms=params.dt_s * 1e3, plasticity_gain=params.gains_for(kinds), layers=layers,
+        kernel_update=params.kernel_update,
     )
     if image_x is None:
         image = mean_image(x)

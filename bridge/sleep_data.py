@@ -65,8 +65,17 @@ def iter_batches(data: Any, batch_size: int = 1000) -> Iterator[np.ndarray]:
         yield x
 
 
-def flatten_for_model(x: np.ndarray, n_inputs: int, flattens_input: bool) -> np.ndarray:
-    """``x`` as ``(n, n_inputs)``; image-shaped ``x`` only when the model flattens its input."""
+def flatten_for_model(x: np.ndarray, n_inputs: int | None, flattens_input: bool,
+                      channels: int | None = None) -> np.ndarray:
+    """``x`` as ``(n, n_inputs)``; image-shaped ``x`` only when the model flattens its input.
+    ``n_inputs`` ``None``: the model takes images ``(n, channels, H, W)`` of any size (a CNN
+    without ``nn.Unflatten``), flattened here."""
+    if n_inputs is None:
+        if x.ndim != 4 or len(x) == 0 or (channels is not None and x.shape[1] != channels):
+            raise SleepDataError(f"sleep data must be images (n, {channels or 'C'}, H, W) for a model that starts "
+                                 f"with a convolution, got shape {x.shape}; or start the model with "
+                                 "nn.Unflatten(1, (C, H, W)) and pass flat data")
+        return x.reshape(len(x), -1)
     if x.ndim == 2 and x.shape[1] == n_inputs:
         return x
     if x.ndim < 2 or len(x) == 0:
@@ -101,17 +110,31 @@ def check_range(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def model_data(model: nn.Module, data: Any) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """``(x, image_shape)``: ``data`` validated for sleeping ``model`` as ``(n, n_inputs)``, and
+    the ``(C, H, W)`` of its images for a model that takes images without ``nn.Unflatten``
+    (else ``None``). Raises :class:`~bridge.errors.SleepDataError` with what is expected."""
+    graph = read_model(model)
+    batches, shape = [], None
+    channels = graph.layers[0].in_channels if graph.takes_images and hasattr(graph.layers[0], "in_channels") else None
+    for b in iter_batches(data):
+        batches.append(flatten_for_model(b, graph.n_inputs, graph.flattens_input, channels))
+        if graph.takes_images:
+            if shape is not None and tuple(b.shape[1:]) != shape:
+                raise SleepDataError(f"sleep data batches have images of shapes {shape} and {tuple(b.shape[1:])}")
+            shape = tuple(int(n) for n in b.shape[1:])
+    if not batches:
+        raise SleepDataError("sleep data is empty")
+    x = batches[0] if len(batches) == 1 else np.concatenate(batches)
+    if len(x) == 0:
+        raise SleepDataError("sleep data is empty")
+    return check_range(x), shape
+
+
 def sleep_data(model: nn.Module, data: Any) -> np.ndarray:
     """Validate ``data`` for sleeping ``model`` and return it as ``(n, n_inputs)``.
 
     A NumPy array of the right shape is returned as is (same dtype, no copy).
     Raises :class:`~bridge.errors.SleepDataError` with what is expected.
     """
-    graph = read_model(model)
-    batches = [flatten_for_model(b, graph.n_inputs, graph.flattens_input) for b in iter_batches(data)]
-    if not batches:
-        raise SleepDataError("sleep data is empty")
-    x = batches[0] if len(batches) == 1 else np.concatenate(batches)
-    if len(x) == 0:
-        raise SleepDataError("sleep data is empty")
-    return check_range(x)
+    return model_data(model, data)[0]

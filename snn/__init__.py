@@ -17,9 +17,11 @@ from typing import Any, Mapping
 
 from . import errors
 from .errors import EngineOptionError, MissingExtraError, UnknownEngineError
+from .extras import pip_command
 from .base import SleepEngine
 from .limits import activity_limit
-from .network import WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
+from .layers import Conv2d, Dense, Pool2d
+from .network import KERNEL_UPDATES, WEIGHT_RULES, SleepNetwork, hebbian_rows, weight_factor
 from .spikes import InputSpikes, SleepResult, SpikeRecord, VoltageTrace
 
 
@@ -42,6 +44,9 @@ ENGINES: dict[str, EngineEntry] = {
     "brian2": EngineEntry("snn.brian2:Brian2Engine", extra="brian2"),
     "pynn.nest": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "nest"}, extra="pynn"),
     "pynn.brian2": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "brian2"}, extra="pynn"),
+    # the SRC rule inside NEST (extension module src_synapse, compiled once; docs/neuromorphic.md)
+    "pynn.nest.native": EngineEntry("snn.pynn:PyNNEngine", {"simulator": "nest", "plasticity": "native"},
+                                    extra="pynn"),
 }
 
 
@@ -68,7 +73,7 @@ def engine_class(name: str) -> type[SleepEngine]:
             raise
         raise MissingExtraError(
             f"engine {name!r} needs the {entry.extra!r} extra ({exc.name or exc} is not installed): "
-            f"pip install \"sleep-replay[{entry.extra}]\""
+            f"{pip_command(entry.extra)}"
         ) from exc
     return getattr(module, cls_name)
 
@@ -89,11 +94,15 @@ def get_engine(name: str, **options: Any) -> SleepEngine:
 
 __all__ = [
     "activity_limit",
+    "Conv2d",
+    "Dense",
     "ENGINES",
     "EngineEntry",
     "engine_class",
     "errors",
     "InputSpikes",
+    "KERNEL_UPDATES",
+    "Pool2d",
     "SleepEngine",
     "SleepNetwork",
     "SleepResult",

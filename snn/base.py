@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .errors import EngineOptionError, EngineStateError, InvalidSpikesError, WrongTypeError
+from .errors import EngineOptionError, EngineStateError, InvalidNetworkError, InvalidSpikesError, WrongTypeError
 from .limits import check_activity
 from .network import SleepNetwork
 from .spikes import InputSpikes, SleepResult, SpikeRecord
@@ -44,6 +44,8 @@ class SleepEngine(abc.ABC):
 
     #: name under which the engine is registered
     name: str = "abstract"
+    #: whether the engine simulates convolution and pooling layers (:mod:`snn.layers`)
+    supports_conv: bool = False
 
     def __init__(self, *, dtype: str = "float64", record_spikes: bool = True, progress: bool = False) -> None:
         self.dtype = resolve_dtype(dtype)
@@ -58,6 +60,13 @@ class SleepEngine(abc.ABC):
         if not isinstance(network, SleepNetwork):
             raise WrongTypeError(f"build() needs a SleepNetwork, got {type(network).__name__}")
         network.validate()
+        if not network.is_dense and not self.supports_conv:
+            first = next(l for l, layer in enumerate(network.layers) if layer.kind != "dense")
+            raise InvalidNetworkError(
+                f"engine {self.name!r} cannot simulate {network.layers[first].kind} layers (layer {first}, "
+                f"'{network.layer_names[first + 1]}'); use an engine that can (e.g. 'fast', 'dense'), "
+                "or network.unrolled() for the dense network with "
+                "the same synapses (the same spikes while weights are frozen)")
         t0 = time.perf_counter()
         self.network = network
         self._build(network)

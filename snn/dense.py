@@ -1,8 +1,10 @@
-"""Dense engine: a literal NumPy transcription of SRC_SPEC.md section 4.
+"""Dense engine: a literal NumPy transcription of SRC_SPEC.md section 4 (the reference oracle).
 
-It loops over steps in Python and uses dense matrix products, exactly as the
-authors' reference does. It is slow (about the reference's speed) and exists as
-an independent oracle for tests and as the baseline in ``benchmarks/``.
+It loops over steps in Python, as the authors' reference does: dense layers with
+dense matrix products, convolution and pooling layers with the NumPy forms of
+:mod:`snn.layers` (every post neuron's window of pre spikes; the kernel update of
+docs/cnn.md). It is slow (about the reference's speed) and exists as an
+independent oracle for tests and as the baseline in ``benchmarks/``.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .base import SleepEngine
-from .network import SleepNetwork, hebbian_rows
+from .network import SleepNetwork
 from .spikes import InputSpikes, SleepResult, SpikeRecord
 
 
@@ -18,10 +20,11 @@ class DenseEngine(SleepEngine):
     """Reference-style dense loop (slow; for checking and benchmarking)."""
 
     name = "dense"
+    supports_conv = True
 
     def _build(self, network: SleepNetwork) -> None:
         self._w = [w.astype(self.dtype, copy=True) for w in network.weights]
-        self._v = [np.zeros(w.shape[0], dtype=self.dtype) for w in self._w]
+        self._v = [np.zeros(n, dtype=self.dtype) for n in network.sizes[1:]]
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -40,12 +43,12 @@ class DenseEngine(SleepEngine):
             s = np.zeros(net.sizes[0], dtype=self.dtype)
             s[input_spikes.step(t)] = 1
             rasters[0][t] = s > 0
-            for l in range(L):
+            for l, layer in enumerate(net.layers):
                 W, v = self._w[l], self._v[l]
-                v[:] = decay * v + alpha[l] * (W @ s)
+                v[:] = decay * v + alpha[l] * layer.drive(W, s)
                 fired = v >= net.threshold[l]
-                if fired.any():
-                    W[fired] = hebbian_rows(W[fired], s > 0, *amplitudes[l], net.rule)
+                if fired.any() and layer.plastic:
+                    layer.hebbian(W, np.flatnonzero(fired), s > 0, *amplitudes[l], net.rule, net.kernel_update)
                 v[fired] = 0
                 s = fired.astype(self.dtype)
                 rasters[l + 1][t] = fired

@@ -55,9 +55,15 @@ class ToolNotFoundError(SnnError, RuntimeError):
     message names it and how to fall back."""
 
 
+class NativeBuildError(SnnError, RuntimeError):
+    """Compiling a simulator extension (NEST's ``src_synapse`` module) failed; the
+    message holds the command and the compiler's messages."""
+
+
 __all__ = [
     "ActivityLimitError", "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
-    "MissingExtraError", "NeuronSelectionError", "OutputExistsError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
+    "MissingExtraError", "NativeBuildError", "NeuronSelectionError", "OutputExistsError", "SnnError",
+    "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
 ]
 
 

@@ -9,6 +9,8 @@ reference also does. The whole step loop runs in compiled code; Python only
 sees chunks of ``chunk_steps`` steps (for progress bars and interruption).
 
 All layers are packed into flat buffers so one compiled kernel serves any depth.
+Networks with convolution or pooling layers run the kernel of :mod:`snn.fast_conv`
+(event-driven too: a pre spike adds its kernel slice to the post neurons it reaches).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .base import SleepEngine
+from .fast_conv import conv_sleep_steps, pack_layers, unpack_weights
 from .network import SleepNetwork
 from .errors import EngineOptionError
 from .limits import EARLY_CHECK_STEPS, check_activity, check_block_so_far, current_limit
@@ -167,6 +170,7 @@ class FastEngine(SleepEngine):
     """
 
     name = "fast"
+    supports_conv = True
 
     def __init__(self, *, chunk_steps: int = 5000, record_v: Mapping[str, Sequence[int]] | None = None,
                  record_drive: Mapping[str, Sequence[int]] | None = None, **options) -> None:
@@ -185,8 +189,14 @@ class FastEngine(SleepEngine):
         dt = self.dtype
         sizes = np.asarray(network.sizes, dtype=np.int64)
         self._sizes = sizes
-        self._w_off = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
-        self._wflat = np.concatenate([np.ascontiguousarray(w.T, dtype=dt).ravel() for w in network.weights])
+        if network.is_dense:  # the paper's network: the dense-only kernel, as it always was
+            self._kernel, self._kernel_args = _sleep_steps, ()
+            self._w_off = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])]).astype(np.int64)
+            self._wflat = np.concatenate([np.ascontiguousarray(w.T, dtype=dt).ravel() for w in network.weights])
+        else:
+            kinds, geo, self._w_off, self._wflat = pack_layers(network, dt)
+            self._kernel = conv_sleep_steps
+            self._kernel_args = (kinds, geo, network.kernel_update == "sequential")
         self._v_off = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
         self._v = np.zeros(int(sizes[1:].sum()), dtype=dt)
         self._t_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -204,6 +214,8 @@ class FastEngine(SleepEngine):
 
     @property
     def weights(self) -> list[np.ndarray]:
+        if not self.network.is_dense:
+            return unpack_weights(self.network, self._w_off, self._wflat)
         s = self._sizes
         return [
             self._wflat[self._w_off[l] : self._w_off[l + 1]].reshape(s[l], s[l + 1]).T.copy()
@@ -234,8 +246,8 @@ class FastEngine(SleepEngine):
                 for a in range(start, stop, piece):
                     b = min(a + piece, stop)
                     lo = input_spikes.indptr[a]
-                    ev_idx, ev_n = _sleep_steps(
-                        self._wflat, self._w_off, sizes, self._v, self._v_off, self._alpha, self._thresh,
+                    ev_idx, ev_n = self._kernel(
+                        *self._kernel_args, self._wflat, self._w_off, sizes, self._v, self._v_off, self._alpha, self._thresh,
                         self._consts, self._amp, self._plain, input_spikes.indptr[a : b + 1] - lo,
                         input_spikes.indices[lo : input_spikes.indptr[b]], counts[a:b], totals,
                         self._t_off, self.record_spikes, ev_idx, ev_n,

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import neo
-import quantities as pq
 
 from .errors import SpikeFileError
+from .extras import require
 from .neo_layout import SpikeTrainArray, spike_block, to_neo
 from .spikes import SleepResult, SpikeRecord
+
+neo = require("neo", what="Neo files")
+pq = require("quantities", what="Neo files")
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ def _io(path: Path, mode: str) -> Any:
         raise SpikeFileError(f"unsupported Neo file extension {ext!r} for {path}; use one of {sorted(NEO_FORMATS)}")
     cls = getattr(neo.io, NEO_FORMATS[ext])
     if cls.__name__ == "NixIO":
+        require("nixio", what="Neo .nix files")
         return cls(str(path), mode="ow" if mode == "w" else "ro")
     return cls(str(path))
 

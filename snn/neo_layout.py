@@ -21,12 +21,14 @@ import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import neo
-import quantities as pq
-from neo.core.spiketrain import SpikeTrain
-from neo.core.spiketrainlist import SpikeTrainList
 
 from .errors import InvalidSpikesError
+from .extras import require
+
+neo = require("neo", what="Neo output")
+pq = require("quantities", what="Neo output")
+SpikeTrain = require("neo.core.spiketrain", what="Neo output").SpikeTrain
+SpikeTrainList = require("neo.core.spiketrainlist", what="Neo output").SpikeTrainList
 
 # SpikeRecord, SleepResult and VoltageTrace in the annotations below are the classes of
 # snn.spikes; they are not imported (annotations are never evaluated here), so that

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InvalidNetworkError
-
-#: Hebbian rules: ``"reference"`` (the weight-dependent factor f(w)) or ``"plain"`` (the paper's Algorithm 1)
-WEIGHT_RULES = ("reference", "plain")
+from .layers import LAYER_TYPES, Conv2d, Dense, Layer, Pool2d
+from .plasticity import KERNEL_UPDATES, W_SCALE, WEIGHT_RULES, hebbian_rows, weight_factor  # noqa: F401 (public here too)
 
 
 @dataclass
@@ -51,9 +50,19 @@ class SleepNetwork:
     plasticity_gain:
         ``(L,)`` gain g_l >= 0 of the Hebbian rule per layer: layer l learns with
         amplitudes ``g_l * inc`` and ``g_l * dec``. Default: 1 for every layer (the
-        reference, bit for bit); 0 freezes a layer's weights (e.g. to ask which
-        layer's plasticity carries the effect of sleep). A named variant, not
-        part of the paper's procedure.
+        reference, bit for bit), 0 for pooling layers (their weights are fixed, and an
+        explicit gain there must be 0); 0 freezes a layer's weights (e.g. to ask which
+        layer's plasticity carries the effect of sleep, or to sleep only the fully
+        connected layers of a CNN). A named variant, not part of the paper's procedure.
+    layers:
+        ``(L,)`` what each layer is (:mod:`snn.layers`): :class:`~snn.layers.Dense`
+        (weights ``(n_l, n_{l-1})``), :class:`~snn.layers.Conv2d` (a shared kernel
+        ``(C_out, C_in, kh, kw)``) or :class:`~snn.layers.Pool2d` (fixed average-pooling
+        weights ``(kh, kw)``). Default: every layer dense, read from the weights' shapes
+        (the paper's network; nothing else changes for it).
+    kernel_update:
+        how a convolution's shared kernel gathers the updates of one step (docs/cnn.md):
+        ``"sum"`` (default) or ``"sequential"``; no effect on dense layers.
     """
 
     weights: list[np.ndarray]
@@ -66,17 +75,29 @@ class SleepNetwork:
     dt_ms: float = 1.0
     layer_names: list[str] = field(default_factory=list)
     plasticity_gain: np.ndarray | None = None
+    layers: list[Layer] | None = None
+    kernel_update: str = "sum"
 
     def __post_init__(self) -> None:
         self.weights = [np.asarray(w) for w in self.weights]
+        if self.layers is None:
+            for l, w in enumerate(self.weights):
+                if w.ndim != 2:
+                    raise InvalidNetworkError(f"weights[{l}] must be 2-D (post, pre), got shape {w.shape}; "
+                                              "convolution and pooling layers need `layers`")
+            self.layers = [Dense(w.shape[1], w.shape[0]) for w in self.weights]
+        self.layers = list(self.layers)
         if self.plasticity_gain is None:
-            self.plasticity_gain = np.ones(len(self.weights))
+            self.plasticity_gain = np.array([1.0 if getattr(layer, "plastic", True) else 0.0 for layer in self.layers])
         self.plasticity_gain = np.asarray(self.plasticity_gain, dtype=np.float64).reshape(-1)
         self.alpha = np.asarray(self.alpha, dtype=np.float64).reshape(-1)
         self.threshold = np.asarray(self.threshold, dtype=np.float64).reshape(-1)
         if not self.layer_names:
             n = len(self.weights)
-            self.layer_names = ["input"] + [f"hidden{i}" for i in range(1, n)] + ["output"]
+            if self.is_dense:
+                self.layer_names = ["input"] + [f"hidden{i}" for i in range(1, n)] + ["output"]
+            else:
+                self.layer_names = ["input"] + default_layer_names(self.layers)
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -84,19 +105,28 @@ class SleepNetwork:
         """Raise ``ValueError`` naming the first problem found."""
         if len(self.weights) == 0:
             raise InvalidNetworkError("SleepNetwork needs at least one weight matrix")
-        for l, w in enumerate(self.weights):
-            if w.ndim != 2:
+        L = len(self.weights)
+        if all(isinstance(layer, Dense) for layer in self.layers) and all(w.ndim == 2 for w in self.weights):
+            # a dense layer is nothing but its weights' shape: follow the weights (as before layers existed)
+            self.layers = [Dense(w.shape[1], w.shape[0]) for w in self.weights]
+        if len(self.layers) != L or not all(isinstance(layer, LAYER_TYPES) for layer in self.layers):
+            raise InvalidNetworkError(f"layers must list one snn.layers.Dense, Conv2d or Pool2d per weight array "
+                                      f"({L}), got {[type(x).__name__ for x in self.layers]}")
+        for l, (w, layer) in enumerate(zip(self.weights, self.layers)):
+            if isinstance(layer, Dense) and w.ndim != 2:
                 raise InvalidNetworkError(f"weights[{l}] must be 2-D (post, pre), got shape {w.shape}")
             if not np.issubdtype(w.dtype, np.floating):
                 raise InvalidNetworkError(f"weights[{l}] must be floating point, got {w.dtype}")
             if not np.all(np.isfinite(w)):
                 raise InvalidNetworkError(f"weights[{l}] contains NaN or infinite values")
-            if l > 0 and w.shape[1] != self.weights[l - 1].shape[0]:
+            if l > 0 and layer.n_in != self.layers[l - 1].n_out:
                 raise InvalidNetworkError(
-                    f"shape mismatch: weights[{l}] has {w.shape[1]} inputs but "
-                    f"weights[{l - 1}] has {self.weights[l - 1].shape[0]} outputs"
-                )
-        L = len(self.weights)
+                    f"shape mismatch: weights[{l}] has {layer.n_in} inputs but weights[{l - 1}] has "
+                    f"{self.layers[l - 1].n_out} outputs" + ("" if self.is_dense else
+                                                             f" (layers {layer.kind} after {self.layers[l - 1].kind})"))
+            if tuple(w.shape) != tuple(layer.weight_shape):
+                raise InvalidNetworkError(f"shape mismatch: weights[{l}] has shape {w.shape}, but layer {l} "
+                                          f"({layer.kind}) needs {tuple(layer.weight_shape)}")
         for name in ("alpha", "threshold"):
             arr = getattr(self, name)
             if arr.shape != (L,):
@@ -108,6 +138,12 @@ class SleepNetwork:
                                       f"{self.plasticity_gain.shape}")
         if not np.all(np.isfinite(self.plasticity_gain)) or np.any(self.plasticity_gain < 0):
             raise InvalidNetworkError(f"plasticity_gain values must be finite and >= 0, got {self.plasticity_gain}")
+        for l, layer in enumerate(self.layers):
+            if not layer.plastic and self.plasticity_gain[l] != 0:
+                raise InvalidNetworkError(f"plasticity_gain[{l}] = {self.plasticity_gain[l]:g} is for a {layer.kind} "
+                                          "layer, whose weights are fixed; give 0")
+        if self.kernel_update not in KERNEL_UPDATES:
+            raise InvalidNetworkError(f"unknown kernel_update {self.kernel_update!r}; choose one of {KERNEL_UPDATES}")
         if np.any(self.alpha < 0):
             raise InvalidNetworkError(f"alpha must be >= 0, got {self.alpha}")
         if not (0.0 < self.decay <= 1.0):
@@ -126,8 +162,39 @@ class SleepNetwork:
     # --------------------------------------------------------------- derived
     @property
     def sizes(self) -> list[int]:
-        """Layer widths, input first: ``[n_0, n_1, ..., n_L]``."""
-        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
+        """Layer widths (neurons), input first: ``[n_0, n_1, ..., n_L]``."""
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def is_dense(self) -> bool:
+        """Every layer is fully connected (the paper's network)."""
+        return all(isinstance(layer, Dense) for layer in self.layers)
+
+    def require_dense(self, what: str) -> None:
+        """Raise :class:`~snn.errors.InvalidNetworkError` unless every layer is dense: ``what``
+        (e.g. ``"save_network()"``) handles dense layers only."""
+        if not self.is_dense:
+            l = next(l for l, layer in enumerate(self.layers) if layer.kind != "dense")
+            raise InvalidNetworkError(
+                f"{what} handles dense layers only, and layer {l} ('{self.layer_names[l + 1]}') is a "
+                f"{self.layers[l].kind} layer; network.unrolled() gives the dense network with the same synapses "
+                "(the same spikes while weights are frozen)")
+
+    def unrolled_weights(self, layer: int) -> np.ndarray:
+        """Layer ``layer``'s weights as the dense ``(n_l, n_{l-1})`` matrix of the same synapses
+        (a convolution's kernel copied to every position, 0 where no synapse; see
+        :meth:`snn.layers.Conv2d.unroll`)."""
+        return self.layers[layer].unroll(self.weights[layer])
+
+    def unrolled(self) -> "SleepNetwork":
+        """The dense network with the same neurons and synapses (:meth:`unrolled_weights` per
+        layer): the same spikes while weights are frozen. Its plasticity is not the same (every
+        position gets its own copy of the kernel); pooling layers keep gain 0."""
+        net = self.copy()
+        net.weights = [self.unrolled_weights(l).copy() for l in range(self.n_layers)]
+        net.layers = [Dense(layer.n_in, layer.n_out) for layer in self.layers]
+        net.validate()
+        return net
 
     @property
     def n_layers(self) -> int:
@@ -157,33 +224,17 @@ class SleepNetwork:
             dt_ms=self.dt_ms,
             layer_names=list(self.layer_names),
             plasticity_gain=self.plasticity_gain.copy(),
+            layers=list(self.layers),
+            kernel_update=self.kernel_update,
         )
 
 
-def weight_factor(w: np.ndarray, rule: str = "reference") -> np.ndarray:
-    """The Hebbian weight-dependent factor f(w) of SRC_SPEC.md section 4.
-
-    ``reference``: ``f(w) = 2 * (1 - 1 / (1 + exp(-w / 0.001)))``; ``plain``: 1.
-    """
-    if rule == "plain":
-        return np.ones_like(w)
-    with np.errstate(over="ignore"):
-        return 2.0 * (1.0 - 1.0 / (1.0 + np.exp(-w / w.dtype.type(0.001))))
-
-
-
-def hebbian_rows(rows: np.ndarray, pre_on: np.ndarray, inc: float, dec: float, rule: str = "reference") -> np.ndarray:
-    """SRC Hebbian update (SRC_SPEC.md section 4) of the weight rows onto neurons that fired.
-
-    Args:
-        rows: ``(k, n_pre)`` weights onto the ``k`` neurons that fired this step, as they are
-            after this step's input was delivered.
-        pre_on: ``(n_pre,)`` bool, which presynaptic neurons fired this step.
-        inc, dec: amplitudes; pass them in the arithmetic's dtype (e.g. ``np.float32(inc)``).
-
-    Returns the new rows: ``w + inc * f(w)`` where the pre neuron fired, ``w - dec * f(w)``
-    where it did not. The one NumPy form of the rule (the compiled engines have their own
-    kernels, checked against it by the engine contract tests).
-    """
-    f = weight_factor(rows, rule)
-    return np.where(np.asarray(pre_on, dtype=bool)[None, :], rows + inc * f, rows - dec * f)
+def default_layer_names(layers: list[Layer]) -> list[str]:
+    """Names of a network's layers by kind: ``conv1, pool1, conv2, ..., fc1, ...``, the last ``output``."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        prefix = {"dense": "fc"}.get(layer.kind, layer.kind)
+        counts[prefix] = counts.get(prefix, 0) + 1
+        names.append(f"{prefix}{counts[prefix]}")
+    return names[:-1] + ["output"]

@@ -107,7 +107,9 @@ def small_model(seed=0):
 
 @pytest.mark.parametrize("model, error, message", [
     (nn.Sequential(nn.Linear(784, 10)), ValueError, "has a bias"),
-    (nn.Sequential(nn.Conv2d(1, 2, 3)), TypeError, "unsupported layer Conv2d"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3)), ValueError, r"Conv2d \('0'\) has a bias"),
+    (nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.MaxPool2d(2)),
+     TypeError, "unsupported layer MaxPool2d"),
     (nn.Sequential(nn.Linear(784, 20, bias=False), nn.Sigmoid(), nn.Linear(20, 10, bias=False)), TypeError,
      "Sigmoid"),
     (nn.Sequential(nn.Linear(784, 20, bias=False), nn.Linear(20, 10, bias=False)), ValueError,

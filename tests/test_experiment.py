@@ -142,6 +142,9 @@ def test_shipped_configs_parse():
     for path in configs:
         if "patches" in read_config(path):
             PatchesConfig.from_dict(read_config(path))
+        elif "robustness" in read_config(path) or "limited_data" in read_config(path):  # a protocol config
+            from bridge.protocols import ProtocolConfig
+            ProtocolConfig.from_file(str(path))
         elif "tune" in read_config(path):  # a tuner config: [tune] + the experiment it tunes
             from bridge.tuning.config import TuneConfig
             TuneConfig.from_file(path)

@@ -8,12 +8,14 @@ import pytest
 
 import snn
 from snn.errors import OutputExistsError
-from snn.export.pynn_script import SCRIPT, network_arrays, read_pynn_spikes, write_pynn_model
+from snn.errors import EngineOptionError
+from snn.export.pynn_script import SCRIPT, network_arrays, read_pynn_spikes, read_pynn_weights, write_pynn_model
 
 from .conftest import random_input, random_network
 
-#: what the standalone script may import: the standard library, NumPy and PyNN
-ALLOWED_IMPORTS = {"argparse", "importlib", "os", "sys", "warnings", "numpy", "pyNN"}
+#: what the standalone script may import: the standard library, NumPy and PyNN (with NEST,
+#: whose module loading and connections the native plasticity uses)
+ALLOWED_IMPORTS = {"argparse", "importlib", "os", "shutil", "subprocess", "sys", "warnings", "numpy", "pyNN", "nest"}
 
 
 def frozen_network() -> snn.SleepNetwork:
@@ -77,3 +79,51 @@ def test_projection_save_on_nest_scales_weights_by_1e3(tmp_path):
     used = ~np.isnan(saved) & (mv > 0)
     assert used.sum() > 10
     assert np.allclose(saved[used], 1e-3 * mv[used], rtol=1e-12)
+
+
+def run_script(script, tmp_path, out):
+    proc = subprocess.run([sys.executable, str(script), "--simulator", "nest", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_standalone_script_runs_the_native_plastic_sleep(tmp_path):
+    """plasticity='native': the whole plastic sleep with plain PyNN on NEST (the script
+    compiles src_synapse from nest_module/ on its first run): the dense engine's spikes
+    in every layer and its slept weights, bit for bit."""
+    net = random_network()
+    spikes = random_input(steps=300)
+    paths = write_pynn_model(tmp_path / "model", net, spikes, plasticity="native")
+    assert sorted(p.name for p in (tmp_path / "model" / "nest_module").iterdir()) == ["src_synapse.h",
+                                                                                      "srcmodule.cpp"]
+    out = tmp_path / "spikes.npz"
+    proc = run_script(paths["script"], tmp_path, out)
+    assert "compiling NEST's src_synapse" in proc.stdout
+    ref = snn.get_engine("dense").build(net.copy()).run(spikes)
+    assert ref.counts[:, 1:].sum() > 500
+    for layer, (a, b) in enumerate(zip(ref.spikes, read_pynn_spikes(out))):
+        assert a == b, f"layer {layer}"
+    for a, b in zip(ref.weights, read_pynn_weights(out)):
+        assert np.abs(a - b).max() <= 1e-12
+    # second run: the module is reused
+    assert "compiling" not in run_script(paths["script"], tmp_path, tmp_path / "again.npz").stdout
+
+
+def test_native_export_carries_the_rule_and_refuses_unknown_modes(tmp_path):
+    net = random_network(rule="plain")
+    net.plasticity_gain = np.array([1.0, 0.5, 0.0])
+    arrays = network_arrays(net, "native")
+    assert str(arrays["plasticity"]) == "native" and np.isinf(arrays["w_scale"])
+    assert np.array_equal(arrays["inc"], net.inc * net.plasticity_gain)
+    assert np.array_equal(arrays["dec"], net.dec * net.plasticity_gain)
+    for l, w in enumerate(net.weights, start=1):
+        assert np.array_equal(arrays[f"src_weights_{l}"], w)
+    assert str(network_arrays(net)["plasticity"]) == "frozen"
+    with pytest.raises(EngineOptionError, match="plasticity"):
+        write_pynn_model(tmp_path, net, plasticity="exact")
+    frozen_out = tmp_path / "frozen.npz"
+    np.savez(frozen_out, sizes=np.array([3, 2]))
+    with pytest.raises(snn.errors.InvalidSpikesError, match="plasticity='frozen'"):
+        read_pynn_weights(frozen_out)

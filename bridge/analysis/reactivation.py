@@ -19,9 +19,12 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
+
+from snn.extras import require
 
 from ..errors import AnalysisError
+
+stats = require("scipy.stats")
 
 
 def bonferroni(p: Sequence[float], m: int | None = None) -> list[float]:

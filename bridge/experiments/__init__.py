@@ -19,10 +19,12 @@ Modules, one job each:
 * :mod:`.cells`: a cell as a pure function ``(config, method, seed) -> record``, its files.
 * :mod:`.runner`: the grid of cells in a locked results folder (:func:`run_experiment`).
 * :mod:`.reporting`: summary over seeds, the table, the paper's numbers.
+* :mod:`.compare`: two methods paired by seed: gain mean +- SD and paired tests.
 * :mod:`.results_io`: atomic writes, strict JSON, archiving, the folder lock.
 * :mod:`.plots`: figures. :mod:`.patches`: the patches toy task harness.
 """
 from .cells import cell_model_dir, cell_path, finish_cell, load_finished_cell, model_path, run_cell
+from .compare import comparison_markdown, paired_stats, per_seed_accuracy
 from .config import ExperimentConfig
 from .data import load_tasks, task_seed
 from .first_task_cache import FirstTaskCache
@@ -38,7 +40,8 @@ __all__ = [
     "MODEL_STAGES", "PAPER_RESULTS", "PATCHES_SLEEP", "RESULT_FILES", "SLEEP_OPTIONS", "CellPlugin", "CellState",
     "ExperimentConfig", "FirstTaskCache", "MethodSpec", "PatchesConfig", "SleepPlugin", "atomic_write", "build_learner",
     "cell_model_dir", "cell_path", "evaluate", "finish_cell", "format_table", "load_finished_cell", "load_tasks",
-    "model_path", "new_model", "open_results", "parse_method", "prepare_output_dir", "results_lock",
+    "model_path", "new_model", "open_results", "paired_stats", "parse_method", "per_seed_accuracy", "prepare_output_dir",
+    "results_lock",
     "run_cell", "run_cell_loop", "run_experiment", "run_patches", "run_trial", "summarize", "task_seed",
     "write_json",
 ]

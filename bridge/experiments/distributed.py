@@ -34,11 +34,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
+from snn.extras import require
+
 from ..errors import ClusterError
 from .config import ExperimentConfig
 from .data import load_tasks
 from .methods import MethodSpec
 
+#: what needs the dask extra, for the MissingExtraError message
+DASK_RUNS = "running on Dask (--workers, --scheduler)"
 logger = logging.getLogger(__name__)
 
 #: seconds to wait for a scheduler to answer before giving up
@@ -120,15 +124,16 @@ def _worker_cell(cfg: ExperimentConfig, method: str, seed: int, model_dir: str |
     return timed_cell(run_cell, cfg, method, seed, threads=threads, model_dir=model_dir)
 
 
-def _probe(cfg: ExperimentConfig, out: str, version: str) -> dict[str, Any]:
-    """Runs on every worker before the cells: package version, data, results folder."""
+def _probe(cfg: Any, out: str, version: str, load: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Runs on every worker before the cells: package version, data (``load(cfg)``, default
+    :func:`cached_tasks`), results folder."""
     from ..version import __version__
 
     where = where_am_i()
     if __version__ != version:
         return {**where, "problem": f"package version {__version__} differs from the driver's {version}"}
     try:
-        cached_tasks(cfg)
+        (load or cached_tasks)(cfg)
     except Exception as exc:  # reported to the driver, which raises ClusterError
         return {**where, "problem": f"cannot load the data: {type(exc).__name__}: {exc}"}
     probe = Path(out) / f".probe-{uuid.uuid4().hex}"
@@ -140,15 +145,17 @@ def _probe(cfg: ExperimentConfig, out: str, version: str) -> dict[str, Any]:
     return {**where, "problem": None}
 
 
-def preflight(client: Any, cfg: ExperimentConfig, out: Path) -> list[dict[str, Any]]:
-    """Check every worker of ``client`` (see module docstring); returns their descriptions."""
+def preflight(client: Any, cfg: Any, out: Path, load: Callable[[Any], Any] | None = None) -> list[dict[str, Any]]:
+    """Check every worker of ``client`` (see module docstring); returns their descriptions.
+    ``load(cfg)`` loads the data of ``cfg`` on a worker (default :func:`cached_tasks`, for an
+    :class:`ExperimentConfig`; another harness passes its own loader, a module-level function)."""
     from ..version import __version__
 
     workers = client.scheduler_info().get("workers", {})
     if not workers:
         raise ClusterError("the Dask cluster has no workers")
     try:
-        answers = client.run(_probe, cfg, str(out.resolve()), __version__)
+        answers = client.run(_probe, cfg, str(out.resolve()), __version__, load)
     except ModuleNotFoundError as exc:
         raise ClusterError(f"a Dask worker cannot import this package ({exc}); install sleep-replay "
                            "on every worker") from exc
@@ -176,10 +183,8 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
     cluster of ``workers`` processes; yields ``(client, threads per cell)``:
     ``threads_per_worker`` or :func:`default_cell_threads` (the serial run's count,
     so that the numbers are the serial run's)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # declared dependency; fail loudly
-        raise ClusterError("dask.distributed is not installed: pip install 'dask[distributed]'") from exc
+    distributed = require("distributed", what=DASK_RUNS)
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -211,7 +216,7 @@ def run_cells_on_dask(cfg: ExperimentConfig, todo: Sequence[tuple[MethodSpec, in
     process as each one finishes (in completion order). One progress bar for all
     workers. Raises :class:`~bridge.errors.ClusterError` before any cell is sent if
     the cluster cannot run them."""
-    from distributed import as_completed
+    as_completed = require("distributed", what=DASK_RUNS).as_completed
 
     with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
         described = preflight(client, cfg, out)

@@ -35,27 +35,29 @@ CONFIG_JSON = "config.json"
 RESULT_FILES = [*REPORT_FILES, CONFIG_JSON, CELLS_DIR, MODELS_DIR]
 
 
-def _config_state(cfg: ExperimentConfig) -> dict[str, Any]:
+def _config_state(cfg: Any) -> dict[str, Any]:
     """What ``config.json`` holds (as JSON would read it back)."""
     return json.loads(json.dumps({"fingerprint": cfg.fingerprint(), "config": cfg.to_dict()}))
 
 
-def open_results(cfg: ExperimentConfig, out: Path, fresh: bool) -> bool:
-    """Prepare the (locked) folder ``out`` for ``cfg``; returns whether finished
-    cells may be reused (same fingerprint and not ``fresh``).
+def open_results(cfg: Any, out: Path, fresh: bool, *, result_files: Sequence[str] = tuple(RESULT_FILES),
+                 report_files: Sequence[str] = tuple(REPORT_FILES)) -> bool:
+    """Prepare the (locked) folder ``out`` for ``cfg`` (an :class:`ExperimentConfig`, or any
+    config with ``fingerprint()`` and ``to_dict()``); returns whether finished cells may be
+    reused (same fingerprint and not ``fresh``).
 
-    Another config (or ``fresh``): every earlier result file is archived. The same
-    config with other seeds, methods or paper row: the earlier summary, table,
-    plot and ``config.json`` are archived (cells stay: they are valid). Either
-    way ``config.json`` then describes this run.
+    Another config (or ``fresh``): every earlier result file (``result_files``) is archived.
+    The same config with other seeds, methods or paper row: the earlier summary, table,
+    plot (``report_files``) and ``config.json`` are archived (cells stay: they are valid).
+    Either way ``config.json`` then describes this run.
     """
     state = _config_state(cfg)
     earlier = read_json(out / CONFIG_JSON)
     same = not fresh and isinstance(earlier, dict) and earlier.get("fingerprint") == state["fingerprint"]
     if not same:
-        archive_files(out, RESULT_FILES + [p.name for p in out.glob("seed_*.json")])
+        archive_files(out, [*result_files, CONFIG_JSON] + [p.name for p in out.glob("seed_*.json")])
     elif earlier != state:
-        archive_files(out, [*REPORT_FILES, CONFIG_JSON])
+        archive_files(out, [*report_files, CONFIG_JSON])
     if earlier != state or not same:
         write_json(out / CONFIG_JSON, state)
     return same

@@ -118,7 +118,8 @@ class TuneConfig:
         seeds = check_int_list(tune.get("seeds", list(exp.seeds)), "tune.seeds", min=0, distinct=True)
         exp = dataclasses.replace(exp, methods=[method], seeds=seeds)
         exp.validate()
-        space = parse_space(tune.get("space"), len(exp.sizes) - 1)
+        kinds = exp.sleep_layer_kinds()
+        space = parse_space(tune.get("space"), len(kinds), layer_kinds=kinds if exp.model != "mlp" else ())
         cfg = cls(experiment=exp, space=space, method=method, seeds=seeds,
                   **{k: tune[k] for k in TUNE_FIELDS if k in tune and k not in ("method", "seeds", "space")},
                   source=source, source_path=source_path)

@@ -7,10 +7,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import optuna
-from optuna.trial import TrialState
+
+from snn.extras import require
 
 from ..experiments.results_io import atomic_write
+
+optuna = require("optuna")
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 

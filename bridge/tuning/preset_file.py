@@ -23,11 +23,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+from snn.extras import require
 
 from ..errors import ConfigError
 from ..experiments.results_io import atomic_write
 from ..params import SleepParams, read_config
+
+tomli_w = require("tomli_w")
 
 #: file name of the tuned preset a search writes into its output folder
 PRESET_FILE = "preset.toml"

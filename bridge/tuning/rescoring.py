@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import optuna
-from optuna.trial import TrialState
 from tqdm import tqdm
+
+from snn.extras import require
 
 from ..errors import ConfigError
 from ..experiments.results_io import results_dir, write_json
@@ -37,6 +37,9 @@ from .config import TuneConfig
 from .objective import ValidationData
 from .study import FINGERPRINT_ATTR, JOURNAL_FILE, open_storage
 from .tuner import DEFAULT_OUT, as_tune_config, check_workers, training_tasks, tuning_data, worker_trial
+
+optuna = require("optuna")
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ def _run_trials(cfg: TuneConfig, chosen: list[optuna.trial.FrozenTrial],
                 val: ValidationData | dict[int, ValidationData], workers: int | None, scheduler: str | None,
                 threads_per_worker: int | None, progress: bool) -> list[dict[str, Any] | BaseException]:
     """The result of every chosen trial, in order (an exception for a failed trial)."""
-    from ..experiments.distributed import dask_client, default_cell_threads
+    from ..experiments.distributed import DASK_RUNS, dask_client, default_cell_threads
 
     args = [(cfg.experiment, cfg.method, cfg.space.sleep_changes(t.params, cfg.experiment.sleep), cfg.seeds)
             for t in chosen]
@@ -104,7 +107,7 @@ def _run_trials(cfg: TuneConfig, chosen: list[optuna.trial.FrozenTrial],
             bar.update()
         bar.close()
         return results
-    from distributed import as_completed
+    as_completed = require("distributed", what=DASK_RUNS).as_completed
 
     with dask_client(workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker) as (client, threads):
         check_workers(client)

@@ -23,11 +23,13 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-import optuna.distributions as od
+from snn.extras import require
 
 from ..errors import ConfigError
 from ..params import SleepParams, field_specs
 from ..validation import check_bool, check_float, check_mapping, is_int, is_real
+
+od = require("optuna.distributions")
 
 #: fields that are never searched: the simulation step is redundant with the input rate
 FIXED_FIELDS = ("dt_s",)
@@ -54,9 +56,12 @@ class ParamRange:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """The searched parameters, and how a trial's values become SleepParams."""
+    """The searched parameters, and how a trial's values become SleepParams. ``layer_kinds``: the
+    kind of each layer of the sleep network (``"dense"``, ``"conv"``, ``"pool"``; empty: every
+    layer dense), so that gains left at the reference's default are 0 on pooling layers."""
 
     params: tuple[ParamRange, ...]
+    layer_kinds: tuple[str, ...] = ()
 
     def distributions(self) -> dict[str, od.BaseDistribution]:
         """Optuna distributions by parameter name (for ``study.ask``)."""
@@ -71,7 +76,7 @@ class SearchSpace:
             if p.layer is None:
                 changes[p.field] = v
             else:
-                per_layer = list(changes.get(p.field) or layer_values(base, p.field))
+                per_layer = list(changes.get(p.field) or layer_values(base, p.field, self.layer_kinds))
                 per_layer[p.layer] = float(v)
                 changes[p.field] = tuple(per_layer)
         return changes
@@ -93,10 +98,13 @@ class SearchSpace:
         return out
 
 
-def layer_values(params: SleepParams, field: str) -> tuple[float, ...]:
+def layer_values(params: SleepParams, field: str, kinds: tuple[str, ...] = ()) -> tuple[float, ...]:
     """The per-layer values of ``field`` (one of :data:`PER_LAYER_FIELDS`) in ``params``; an
-    empty ``plasticity_gain`` (the reference) is gain 1 for each of the ``len(beta)`` layers."""
-    return params.layer_gains if field == "plasticity_gain" else tuple(getattr(params, field))
+    empty ``plasticity_gain`` (the reference) is gain 1 for each of the ``len(beta)`` layers
+    (0 for the pooling layers among ``kinds``, see :meth:`SleepParams.gains_for`)."""
+    if field != "plasticity_gain":
+        return tuple(getattr(params, field))
+    return params.gains_for(kinds) if kinds else params.layer_gains
 
 
 def _field_check(field: str) -> Any:
@@ -173,10 +181,13 @@ def _split_layer(name: str) -> tuple[str, int | None]:
     return name, None
 
 
-def parse_space(table: Any, n_layers: int, name: str = "tune.space") -> SearchSpace:
-    """Check the ``[tune.space]`` ``table`` for a network of ``n_layers`` weight
-    layers and build the :class:`SearchSpace` (raises :class:`ConfigError`
-    naming the bad entry)."""
+def parse_space(table: Any, n_layers: int, name: str = "tune.space",
+                layer_kinds: tuple[str, ...] | list[str] = ()) -> SearchSpace:
+    """Check the ``[tune.space]`` ``table`` for a network of ``n_layers`` layers
+    and build the :class:`SearchSpace` (raises :class:`ConfigError` naming the bad
+    entry). ``layer_kinds``: their kinds for a CNN (pooling layers have no gain to search)."""
+    kinds = tuple(layer_kinds)
+    fixed = {l for l, k in enumerate(kinds) if k == "pool"}
     table = check_mapping(table, name)
     if not table:
         raise ConfigError(f"{name} is empty: name at least one sleep parameter to search, e.g. "
@@ -198,12 +209,15 @@ def parse_space(table: Any, n_layers: int, name: str = "tune.space") -> SearchSp
             if layer >= n_layers:
                 raise ConfigError(f"{where}: the network has {n_layers} weight layers ({field}_0 to "
                                   f"{field}_{n_layers - 1})")
+            if field == "plasticity_gain" and layer in fixed:
+                raise ConfigError(f"{where}: layer {layer} is a pooling layer, whose weights are fixed (gain 0)")
         dist = _distribution(field, entry, where)
         if field in PER_LAYER_FIELDS and layer is None:
-            params.extend(ParamRange(f"{field}_{i}", field, i, dist) for i in range(n_layers))
+            params.extend(ParamRange(f"{field}_{i}", field, i, dist) for i in range(n_layers)
+                          if not (field == "plasticity_gain" and i in fixed))
         else:
             params.append(ParamRange(key, field, layer, dist))
-    return SearchSpace(tuple(params))
+    return SearchSpace(tuple(params), kinds)
 
 
 def space_to_dict(space: SearchSpace) -> dict[str, Any]:

@@ -29,12 +29,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import optuna
-from optuna.trial import TrialState
 from tqdm import tqdm
+
+from snn.extras import require
 
 from ..errors import ConfigError
 from .config import TuneConfig
+
+optuna = require("optuna")
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +213,9 @@ def run_trials(study: optuna.Study, distributions: dict[str, Any], n_new: int, e
                     result = exc
                 finished(running.pop(trial.number), result)
             return
-        from distributed import wait
+        from ..experiments.distributed import DASK_RUNS
+
+        wait = require("distributed", what=DASK_RUNS).wait
 
         asked = 0
         while asked < n_new or running:

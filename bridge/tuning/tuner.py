@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState
-
 from ann import Task
+from snn.extras import require
 
 from ..errors import ClusterError, ConfigError
 from ..experiments.results_io import results_dir, write_json
@@ -35,6 +32,10 @@ from .preset_file import PRESET_FILE, write_preset_file
 from .space import layer_values
 from .study import (JOURNAL_FILE, done_trials, open_storage, open_study, requeue_interrupted, run_trials,
                     trial_errors)
+
+optuna = require("optuna")
+CategoricalDistribution = require("optuna.distributions").CategoricalDistribution
+TrialState = require("optuna.trial").TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def start_values(cfg: TuneConfig) -> dict[str, Any] | None:
     base = cfg.experiment.sleep
     values = {}
     for p in cfg.space.params:
-        v = layer_values(base, p.field)[p.layer] if p.layer is not None else getattr(base, p.field)
+        v = layer_values(base, p.field, cfg.space.layer_kinds)[p.layer] if p.layer is not None else getattr(
+            base, p.field)
         d = p.distribution
         inside = v in d.choices if isinstance(d, CategoricalDistribution) else d.low <= v <= d.high
         if not inside:

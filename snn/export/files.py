@@ -39,13 +39,15 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import h5py
 import numpy as np
 
 from ..errors import InvalidNetworkError, InvalidSpikesError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..spikes import InputSpikes, SleepResult, SpikeRecord
 from ..atomic_io import atomic_write
+from ..extras import require
+
+h5py = require("h5py", what="HDF5 files")
 
 #: value of the root attribute ``format``
 FORMAT_NAME = "sleep-replay"
@@ -104,6 +106,7 @@ def save_network(path: str | os.PathLike, network: SleepNetwork, *, overwrite: b
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"save_network() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("save_network()")
 
     def fill(g: h5py.Group) -> None:
         g.attrs.update({"decay": float(network.decay), "inc": float(network.inc), "dec": float(network.dec),

@@ -42,12 +42,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nir
 import numpy as np
 
 from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..atomic_io import atomic_write
+from ..extras import require
+
+nir = require("nir", what="NIR export")
 
 #: snnTorch's ``import_from_nir`` discretises every LIF with this step (s)
 SNNTORCH_DT = 1e-4
@@ -118,6 +120,7 @@ def to_nir(network: SleepNetwork, *, dt: float | None = None, leak: str = "euler
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
+    network.require_dense("to_nir()")
     _check_leak(leak)
     if threshold_precision not in THRESHOLD_PRECISIONS:
         raise InvalidNetworkError(f"threshold_precision must be one of {THRESHOLD_PRECISIONS}, "

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..base import SleepEngine
 from ..errors import EngineOptionError, EngineStateError
 from ..neo_export import spike_block
-from ..network import SleepNetwork, hebbian_rows
+from ..network import SleepNetwork, W_SCALE, hebbian_rows
 from ..spikes import InputSpikes, SleepResult, SpikeRecord
 from .backends import BACKENDS, BRIAN2_CODEGENS, Backend, Layer
 from .connectors import PairsConnector, presynaptic_major_pairs
@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: simulators reachable through PyNN
 SIMULATORS = tuple(BACKENDS)
-#: values of the ``plasticity`` option
-PLASTICITY_MODES = ("exact", "frozen")
+#: values of the ``plasticity`` option ("native": NEST only, the src_synapse extension module)
+PLASTICITY_MODES = ("exact", "frozen", "native")
 #: tau_m (ms) standing in for an infinite time constant (decay = 1): exp(-dt / 1e30) == 1.0
 TAU_M_NO_LEAK_MS = 1e30
 #: simulator name -> id of the engine whose network the PyNN module currently holds
@@ -47,13 +47,18 @@ class PyNNEngine(SleepEngine):
     Args:
         simulator: ``"nest"`` (pyNN.nest, NEST 3) or ``"brian2"`` (pyNN.brian2).
         plasticity: ``"exact"`` (default: SRC Hebbian rule applied between
-            single simulator steps; same spikes and weights as the fast engine) or
+            single simulator steps; same spikes and weights as the fast engine),
+            ``"native"`` (NEST only: the rule inside NEST, in the synapse model
+            ``src_synapse`` of the extension module :mod:`snn.nestmodule`, built once
+            and cached; same spikes and weights, runs like ``frozen``) or
             ``"frozen"`` (fixed weights, the simulator runs each ``run`` in a few
             calls).
         codegen: Brian2 only: ``"numpy"`` (default, no compiler needed) or
             ``"cython"``.
         threads: NEST only: ``local_num_threads`` (default 1; the exact mode's
             weight write-back assumes 1).
+        compiler: ``plasticity="native"`` only: the C++ compiler that builds the
+            module (default ``$CXX`` or ``g++``).
         dtype: only ``"float64"`` (the simulators compute in double precision).
         (``record_spikes``, ``progress``: see :class:`~snn.base.SleepEngine`.)
 
@@ -68,7 +73,7 @@ class PyNNEngine(SleepEngine):
     name = "pynn"
 
     def __init__(self, *, simulator: str = "nest", plasticity: str = "exact", codegen: str = "numpy",
-                 threads: int = 1, **options: Any) -> None:
+                 threads: int = 1, compiler: str | None = None, **options: Any) -> None:
         super().__init__(**options)
         if simulator not in SIMULATORS:
             raise EngineOptionError(f"unknown PyNN simulator {simulator!r}; choose one of {SIMULATORS}")
@@ -82,11 +87,17 @@ class PyNNEngine(SleepEngine):
             raise EngineOptionError(f"threads must be >= 1, got {threads}")
         if plasticity == "exact" and int(threads) != 1:
             raise EngineOptionError("plasticity='exact' needs threads=1")
+        if plasticity == "native" and simulator != "nest":
+            raise EngineOptionError("plasticity='native' runs the SRC rule inside NEST (its src_synapse module): "
+                                    f"use simulator='nest', or plasticity='exact' on {simulator}")
+        if compiler is not None and plasticity != "native":
+            raise EngineOptionError("compiler= only applies to plasticity='native'")
         self.simulator = simulator
         self.plasticity = plasticity
         self.codegen = codegen
         self.threads = int(threads)
-        self.name = f"pynn.{simulator}"
+        self.compiler = compiler
+        self.name = f"pynn.{simulator}" + (".native" if plasticity == "native" else "")
         self.neo_block: neo.Block | None = None
         self.populations: list[Any] = []
         self.projections: list[list[Any]] = []
@@ -94,11 +105,17 @@ class PyNNEngine(SleepEngine):
 
     # ---------------------------------------------------------------- build
     def _build(self, network: SleepNetwork) -> None:
-        backend = BACKENDS[self.simulator](network.dt_ms, {"codegen": self.codegen, "threads": self.threads})
+        backend = BACKENDS[self.simulator](network.dt_ms, {"codegen": self.codegen, "threads": self.threads,
+                                                           "native": self.plasticity == "native",
+                                                           "compiler": self.compiler})
         backend.setup()
         _OWNER[self.simulator] = id(self)
         self._backend = backend
         exact = self.plasticity == "exact"
+        native = self.plasticity == "native"
+        if np.any(network.threshold <= 0):
+            raise EngineOptionError(f"PyNN engines need thresholds > 0 (the reset potential, 0 mV, must lie below "
+                                    f"them; NEST refuses otherwise), got {network.threshold.tolist()}")
         tau_m = network.tau_m_ms if math.isfinite(network.tau_m_ms) else TAU_M_NO_LEAK_MS
         names = network.layer_names
         with backend.active():
@@ -107,15 +124,18 @@ class PyNNEngine(SleepEngine):
             for l, w in enumerate(network.weights):
                 pop = backend.layer_population(w.shape[0], tau_m, float(network.threshold[l]), names[l + 1])
                 aw = network.alpha[l] * np.asarray(w, dtype=np.float64)   # (post, pre) mV
+                # native: the synapses hold W itself and transmit alpha * W
+                values = np.asarray(w, dtype=np.float64) if native else aw
+                synapse = self._native_parameters(network, l) if native else None
                 in_exc = aw >= 0
                 position = np.zeros(aw.shape, dtype=np.int64)
                 prjs = []
                 for receptor, mask in (("excitatory", in_exc), ("inhibitory", ~in_exc)):
                     pre_j, post_i = presynaptic_major_pairs(mask)
                     position[post_i, pre_j] = np.arange(pre_j.size)
-                    pairs = PairsConnector(pre_j, post_i, aw[post_i, pre_j], network.dt_ms)
+                    pairs = PairsConnector(pre_j, post_i, values[post_i, pre_j], network.dt_ms)
                     prjs.append(backend.projection(pops[-1], pop, receptor, pairs,
-                                                   f"{names[l]}->{names[l + 1]} {receptor}"))
+                                                   f"{names[l]}->{names[l + 1]} {receptor}", synapse))
                 layers.append(Layer(pop, prjs, in_exc, position))
                 pops.append(pop)
             for pop in pops:
@@ -131,6 +151,14 @@ class PyNNEngine(SleepEngine):
         logger.info("%s: built %s (%s plasticity) in PyNN %s", self.name,
                     "-".join(map(str, network.sizes)), self.plasticity, backend.version())
 
+    @staticmethod
+    def _native_parameters(network: SleepNetwork, l: int) -> dict[str, float]:
+        """``src_synapse`` parameters of weight layer ``l``: alpha, the layer's
+        amplitudes and ``f``'s scale (``inf``: the plain rule, f = 1)."""
+        inc, dec = network.amplitudes(l)
+        w_scale = math.inf if network.rule == "plain" else W_SCALE
+        return {"alpha": float(network.alpha[l]), "inc": inc, "dec": dec, "w_scale": w_scale}
+
     def _check_owner(self) -> None:
         if _OWNER.get(self.simulator) != id(self):
             raise EngineStateError(f"another pynn.{self.simulator} engine was built since this one: PyNN holds "
@@ -140,8 +168,10 @@ class PyNNEngine(SleepEngine):
     @property
     def weights(self) -> list[np.ndarray]:
         """Current weights, ``(n_post, n_pre)`` per layer (copies). In exact mode the
-        engine's float64 copy, which is also written into the simulator; in frozen
-        mode the network's weights."""
+        engine's float64 copy, which is also written into the simulator; in native
+        mode the synapses' weights as NEST reported them after the last run (read
+        through the module, pending post spikes replayed); in frozen mode the
+        network's weights."""
         return [w.copy() for w in self._w]
 
     @property
@@ -159,7 +189,8 @@ class PyNNEngine(SleepEngine):
         for l, (exc, inh) in enumerate(self.projections):
             with self._backend.active():
                 a = np.nan_to_num(projection_weights(exc)) + np.nan_to_num(projection_weights(inh))
-            out.append(a.T / self._alpha[l])
+            # native synapses hold W (they transmit alpha * W); the others alpha * W
+            out.append(a.T if self.plasticity == "native" else a.T / self._alpha[l])
         return out
 
     # ------------------------------------------------------------------ run
@@ -218,6 +249,11 @@ class PyNNEngine(SleepEngine):
             finally:
                 self._kernel = b.kernel
         timing["simulate_s"] = time.perf_counter() - t1 - timing["plasticity_s"]
+        if self.plasticity == "native":
+            t1 = time.perf_counter()
+            with b.active():
+                self._w = b.read_weights([w.shape for w in self._w])
+            timing["plasticity_s"] = time.perf_counter() - t1  # reading the slept weights out of NEST
         t1 = time.perf_counter()
         records, shifts = self._collect(K0, N)
         self.neo_block = spike_block(

@@ -16,7 +16,7 @@ import warnings
 from types import ModuleType
 from typing import Any, Iterator
 
-from ..errors import MissingExtraError
+from ..extras import require
 
 # NEST prints its banner on import unless told otherwise (must precede `import nest`)
 os.environ.setdefault("PYNEST_QUIET", "1")
@@ -63,13 +63,7 @@ def import_quietly(name: str) -> ModuleType:
     the module (or something it needs) is not installed.
     """
     with quiet():
-        try:
-            return importlib.import_module(name)
-        except ImportError as exc:
-            raise MissingExtraError(
-                f"the PyNN engines need {name!r} ({exc.name or exc} is not installed): "
-                f"pip install \"sleep-replay[{PYNN_EXTRA}]\""
-            ) from exc
+        return require(name, PYNN_EXTRA, what=f"the PyNN engines ({name})")
 
 
 def set_nest_verbosity(nest: Any) -> None:

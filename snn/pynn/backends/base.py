@@ -130,10 +130,23 @@ class Backend(abc.ABC):
                                tau_refrac=0.0, cm=1.0, i_offset=0.0)
         return self.sim.Population(n, cell, initial_values={"v": 0.0}, label=label)
 
-    def projection(self, pre: Any, post: Any, receptor: str, pairs: PairsConnector, label: str) -> Any:
-        """A ``receptor`` (``"excitatory"``/``"inhibitory"``) projection made by ``pairs``."""
-        syn = self.sim.StaticSynapse(weight=0.0, delay=self.dt)
-        return self.sim.Projection(pre, post, pairs, syn, receptor_type=receptor, label=label)
+    def projection(self, pre: Any, post: Any, receptor: str, pairs: PairsConnector, label: str,
+                   synapse: dict[str, float] | None = None) -> Any:
+        """A ``receptor`` (``"excitatory"``/``"inhibitory"``) projection made by ``pairs``:
+        static synapses, or the native SRC synapse with the parameters ``synapse``."""
+        return self.sim.Projection(pre, post, pairs, self.synapse_type(synapse), receptor_type=receptor, label=label)
+
+    def synapse_type(self, synapse: dict[str, float] | None) -> Any:
+        """The PyNN synapse of a projection: ``StaticSynapse`` (one step of delay) when
+        ``synapse`` is ``None``; back ends with a native SRC synapse override this."""
+        if synapse is not None:
+            raise NotImplementedError(f"the {self.name} back end has no native SRC synapse")
+        return self.sim.StaticSynapse(weight=0.0, delay=self.dt)
+
+    def read_weights(self, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Native SRC synapses: the weights ``W`` (``(n_post, n_pre)`` per layer) as the
+        simulator holds them now."""
+        raise NotImplementedError(f"the {self.name} back end has no native SRC synapse")
 
     def advance(self, steps: int) -> None:
         """Simulate ``steps`` more steps."""

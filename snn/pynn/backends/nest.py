@@ -8,6 +8,11 @@
 * Exact plasticity: a spike recorder of the engine's own, emptied after every
   step, tells which neurons fired; single weight rows are written through
   ``SynapseCollection.set`` on the connections the engine mapped once at build.
+* Native plasticity: the extension module of :mod:`snn.nestmodule` is built
+  (once, cached) and installed after PyNN's ``setup()`` (which resets NEST's
+  kernel); the projections use PyNN's ``native_synapse_type("src_synapse")``
+  (through PyNN), and the weights are read back in bulk through the module
+  (PyNEST level: PyNN's ``Projection.get`` would take about 10 us per connection).
 
 A spike of simulator step ``k`` is stamped ``(k + 1) * dt``; potentials in mV.
 """
@@ -44,6 +49,11 @@ class NestBackend(Backend):
                       spike_precision="on_grid", threads=threads, verbosity="error")
         set_nest_verbosity(nest)
         self._det = None
+        self._module_path = None
+        if self.options.get("native"):
+            from ...nestmodule import install
+
+            self._module_path = install(nest, compiler=self.options.get("compiler"))
 
     def input_population(self, n: int) -> Any:
         """Spike sources whose generators round spike times to the grid.
@@ -57,6 +67,29 @@ class NestBackend(Backend):
         pop = super().input_population(n)
         pop.node_collection_source.set(precise_times=False)
         return pop
+
+    def synapse_type(self, synapse: dict[str, float] | None) -> Any:
+        if synapse is None:
+            return super().synapse_type(None)
+        from ...nestmodule import SYNAPSE_MODEL
+
+        with quiet():
+            return self.sim.native_synapse_type(SYNAPSE_MODEL)(weight=0.0, delay=self.dt, **synapse)
+
+    def read_weights(self, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+        from ...nestmodule import WeightReader
+
+        reader = WeightReader(self._module_path)
+        out = []
+        for ly, shape in zip(self._layers, shapes):
+            w = np.zeros(shape, dtype=np.float64)
+            for prj in ly.projections:  # each projection has a synapse model of its own
+                src, tgt, values = reader.read(self.nest, prj.nest_synapse_model)
+                pre_ids = np.asarray(prj.pre.node_collection.tolist(), dtype=np.int64)
+                post_ids = np.asarray(prj.post.node_collection.tolist(), dtype=np.int64)
+                w[np.searchsorted(post_ids, tgt), np.searchsorted(pre_ids, src)] = values
+            out.append(w)
+        return out
 
     def finalize(self, layers: list[Layer], exact: bool) -> None:
         nest = self.nest
