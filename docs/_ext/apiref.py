@@ -30,11 +30,13 @@ API_MODULES: list[tuple[str, str]] = [
     ("snn.neo_export", "sleep spikes as Neo blocks and files"),
     ("snn.brian2", "the brian2 engine"),
     ("snn.pynn", "the pynn.nest and pynn.brian2 engines"),
+    ("snn.nestmodule", "the SRC synapse as a NEST extension module (pynn.nest plasticity=\"native\")"),
     ("snn.errors", "typed errors of the sleep side"),
     ("bridge", "the front door: sleep, SleepReplay, presets, calibration, conversion"),
     ("bridge.experiments", "the experiment harness behind sleep-replay run"),
     ("bridge.analysis", "sleep analyses (sleep-replay analyze)"),
     ("bridge.tuning", "sleep-parameter search (sleep-replay tune, rescore)"),
+    ("bridge.protocols", "the lab's follow-up protocols: robustness and limited data"),
     ("bridge.nir_check", "running an exported NIR graph in snnTorch"),
     ("bridge.errors", "typed errors of the bridge"),
 ]
