@@ -64,7 +64,6 @@ html_theme = "furo"
 html_title = f"sleep-replay {release}"
 html_static_path = []
 html_show_sourcelink = False
-pygments_style = "sphinx"
 
 
 def _copy_notebooks(app) -> None:

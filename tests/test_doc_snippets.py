@@ -65,14 +65,14 @@ TINY: dict[str, list[tuple[str, str]]] = {
                        ("steps=2000", "steps=300")],
 }
 #: every page: the paper's 784-1200-1200-10 network becomes a small one of the same depth (the preset fits it)
-SMALL_NETWORK = ("ann.SleepMLP()", "ann.SleepMLP(sizes=[784, 64, 32, 10])")
+SMALL_NETWORK = ("ann.SleepMLP()", "ann.SleepMLP(sizes=[784, 128, 64, 10])")
 SHORT_REPLAY = ('bridge.SleepReplay("mnist", seed=0)',
                 'bridge.SleepReplay(bridge.preset("mnist").replace(steps_first=1500, steps_per_task=500), seed=0)')
 TINY["README.md"].append(SHORT_REPLAY)
 TINY["docs/guides/own_loop.md"].append(SHORT_REPLAY)
 
 #: pages whose examples stay quick (a few seconds); the others are marked slow
-QUICK = {"docs/tuning.md"}
+QUICK: set[str] = set()
 
 
 def blocks(path: Path) -> list[tuple[str, str]]:

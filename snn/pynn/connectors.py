@@ -36,11 +36,12 @@ class PairsConnector(Connector):
     see :func:`presynaptic_major_pairs`), with weights in mV (``IF_curr_delta``)
     passed unscaled and a delay of ``delay_ms``.
 
-    pre, post: ``(n,)`` indices into the projection's pre/post populations.
-    weights_mv: ``(n,)`` signed weights (one sign per projection, as PyNN requires) in
-        the synapse's units: mV for static synapses onto ``IF_curr_delta``; the SRC
-        weight ``W`` for the native ``src_synapse`` (which transmits ``alpha * W`` mV).
-    delay_ms: synaptic delay of every pair (the engine uses one step, ``dt``).
+    Args:
+        pre, post: ``(n,)`` indices into the projection's pre/post populations.
+        weights_mv: ``(n,)`` signed weights (one sign per projection, as PyNN requires) in
+            the synapse's units: mV for static synapses onto ``IF_curr_delta``; the SRC
+            weight ``W`` for the native ``src_synapse`` (which transmits ``alpha * W`` mV).
+        delay_ms: synaptic delay of every pair (the engine uses one step, ``dt``).
     """
 
     parameter_names = ("pre", "post")
