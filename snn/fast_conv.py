@@ -213,7 +213,8 @@ def conv_sleep_steps(kinds, geo, sequential, wflat, w_off, sizes, v, v_off, alph
                     n_post += 1
                     v[vo + i] = 0
             inc, dec = amp[l, 0], amp[l, 1]
-            if n_post > 0 and kinds[l] != POOL:
+            # (a layer with both amplitudes 0, e.g. plasticity_gain 0, keeps its weights: the update is skipped)
+            if n_post > 0 and kinds[l] != POOL and (inc != 0 or dec != 0):
                 for k in range(n_pre):
                     pre_on[pre[k]] = True
                 if kinds[l] == DENSE:
