@@ -166,8 +166,10 @@ def committed_values(repo: Path, arm: Arm, seeds: Iterable[int]) -> tuple[dict[i
         raise FileNotFoundError(f"claim arm {arm.label!r}: no readable {arm.committed}/summary.json")
     values = per_seed_accuracy(summary, arm.method)
     fingerprint = _load_config(repo, arm.config).resolved().fingerprint()
-    hosts = sorted({str(r.get("host")) for r in (summary.get("ran_on") or {}).values() if isinstance(r, dict)})
-    meta = {"folder": arm.committed, "hosts": hosts or None,
+    ran_on = [r for r in (summary.get("ran_on") or {}).values() if isinstance(r, dict)]
+    hosts = sorted({str(r.get("host")) for r in ran_on})
+    threads = sorted({int(r["threads"]) for r in ran_on if "threads" in r})
+    meta = {"folder": arm.committed, "hosts": hosts or None, "threads": threads or None,
             "fingerprint": summary.get("config_fingerprint"), "config_fingerprint_now": fingerprint,
             "fingerprint_matches": (summary.get("config_fingerprint") == fingerprint
                                     if summary.get("config_fingerprint") else None)}
@@ -241,6 +243,7 @@ def arm_values(repo: Path, out: Path, arm: Arm, committed_seeds: Sequence[int], 
             "source": {str(s): v for s, v in source.items()},
             "cell_wall_s": {str(s): r.get("wall_s") for s, r in ran_on.items()},
             "hosts": sorted({str(r.get("host")) for r in ran_on.values()}) or None,
+            "threads": sorted({int(r["threads"]) for r in ran_on.values() if "threads" in r}) or None,
             "rerun_minus_committed": {str(s): d for s, d in rerun.items()} or None}
     return values, info
 
@@ -282,7 +285,10 @@ def _provenance(rec: dict[str, Any], committed_name: str) -> list[str]:
         if c:
             fp = {True: "fingerprint matches today's config", False: "FINGERPRINT DIFFERS from today's config",
                   None: "no fingerprint in that summary"}[c["fingerprint_matches"]]
-            where += f"; seeds {committed_name} committed in `{c['folder']}` (hosts {c['hosts'] or 'not recorded'}; {fp})"
+            where += (f"; seeds {committed_name} committed in `{c['folder']}` (hosts {c['hosts'] or 'not recorded'}, "
+                      f"torch threads {c['threads'] or 'not recorded'}; {fp})")
+        if arm["hosts"]:
+            where += f"; cells run here: hosts {arm['hosts']}, torch threads {arm['threads']}"
         if arm["rerun_minus_committed"]:
             diffs = arm["rerun_minus_committed"].values()
             where += f"; rerun here: max |rerun - committed| = {max(abs(d) for d in diffs):.2f}"

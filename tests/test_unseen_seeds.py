@@ -113,7 +113,7 @@ def test_bench_tiny_run_reads_committed_runs_new_seeds_and_resumes(tmp_path, cap
                     ("seq", "sequential"), ("SRC", "src")), "none"),
     )
     out = tmp_path / "unseen"
-    argv = ["--seeds", "5", "--committed-seeds", "0", "1", "--out", str(out), "--no-progress"]
+    argv = ["--seeds", "5", "--committed-seeds", "0", "1", "--out", str(out), "--no-progress", "--threads", "1"]
     assert bench.main(argv, claims=claims, repo=tmp_path) == 0
     result = json.loads((out / "summary.json").read_text())
     assert list(result["seed_sets"]) == ["0, 1", "5", "all 3"]
@@ -132,7 +132,9 @@ def test_bench_tiny_run_reads_committed_runs_new_seeds_and_resumes(tmp_path, cap
     assert fresh["per_seed"]["5"] == rec["per_seed"]["5"]
     md = (out / "summary.md").read_text()
     assert "## `committed`: SRC vs sequential" in md and "| 0 | 20.00 | 40.00 | +20.00 |" in md
-    assert "seeds 0, 1 committed in `results/tiny` (hosts ['elsewhere']; fingerprint matches" in md
+    assert ("seeds 0, 1 committed in `results/tiny` (hosts ['elsewhere'], torch threads not recorded; "
+            "fingerprint matches") in md
+    assert rec["b"]["threads"] == [1] and "cells run here: hosts" in md
     assert set(result["run_wall_s"]) == {"configs/tiny.toml"}
 
     # a second run finds every cell and runs nothing; --check-committed then reruns the committed seeds' cells
