@@ -40,12 +40,17 @@ native-deps:
 	  { apt-get update -qq && apt-get install -y -qq g++ libboost-dev libltdl-dev; } || \
 	  echo "warning: could not install g++ libboost-dev libltdl-dev; the pynn.nest.native tests will fail"
 
+# tests run on PYTEST_WORKERS pytest-xdist processes (this machine's 2 cores; 0: in this process)
+# and end with the 20 slowest; compiled Brian2 code is shared by every process of the run
+PYTEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=20
+
 test: install-test fashion-mnist native-deps
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # the fast tier while you work: every test not marked slow
 test-quick: install-test fashion-mnist native-deps
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 conformance: install
 	for f in ../shared/golden/*.npz; do $(BIN)/sleep-replay conformance $$f || exit 1; done

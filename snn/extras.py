@@ -9,8 +9,8 @@ it, through :func:`require`::
     optuna = require("optuna")            # in a module that cannot work without it
     h5py = require("h5py", what="HDF5 export")
 
-An absent module then raises ``MissingExtraError: HDF5 export needs the 'export' extra
-(h5py is not installed): pip install "sleep-replay[export]"``, an ``ImportError``.
+An absent module then raises ``MissingExtraError: the 'export' extra is needed for HDF5
+export (h5py is not installed): pip install "sleep-replay[export]"``, an ``ImportError``.
 ``pyproject.toml``'s ``[project.optional-dependencies]`` must bring every module of
 :data:`EXTRA_OF` in the extra named here (``tests/test_core_install.py`` checks it).
 """
@@ -63,7 +63,7 @@ def require(module: str, extra: str | None = None, *, what: str | None = None) -
         if what is None:
             message = f"{missing} is not installed; it comes with the {extra!r} extra: {pip_command(extra)}"
         else:
-            message = f"{what} needs the {extra!r} extra ({missing} is not installed): {pip_command(extra)}"
+            message = f"the {extra!r} extra is needed for {what} ({missing} is not installed): {pip_command(extra)}"
         raise MissingExtraError(message) from exc
 
 

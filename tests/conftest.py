@@ -9,6 +9,9 @@ import snn
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = Path(os.environ.get("SRC_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
 GOLDEN_FILES = ["mnist_2tasks_small.npz", "mnist_5tasks_hot.npz"]
+# one cache of compiled Brian2 code for the whole run: every test process, the CLI subprocesses and
+# the notebook kernels (which run in a temporary folder, where the default .cache/brian2 would be cold)
+os.environ.setdefault("SLEEP_REPLAY_BRIAN2_CACHE", str(REPO / ".cache" / "brian2"))
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,62 @@ def random_network(sizes=(30, 20, 15, 5), seed=0, rule="reference", scale=0.3) -
 def random_input(n_inputs=30, steps=400, p=0.25, seed=1) -> snn.InputSpikes:
     rng = np.random.default_rng(seed)
     return snn.SpikeRecord.from_dense(rng.random((steps, n_inputs)) < p)
+
+
+# ------------------------------------------------------------- the test tiers
+# `make test-quick` runs every test not marked `slow`. A test that is not marked but costs more
+# than QUICK_TEST_CPU_S of CPU time (this process's and its subprocesses', setup and teardown
+# included: CPU seconds depend far less on the machine's load than wall time) is listed at the
+# end of the run; over QUICK_TEST_FAIL_CPU_S the run fails: mark it @pytest.mark.slow.
+QUICK_TEST_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_CPU_S", "10"))
+QUICK_TEST_FAIL_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_FAIL_CPU_S", "30"))
+_UNMARKED_SLOW: list[tuple[str, float, float]] = []  # (test, CPU s, wall s)
+_WALL_S: dict[str, float] = {}
+_CPU_START = pytest.StashKey[float]()
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    item.stash[_CPU_START] = _cpu_s()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "teardown" and _CPU_START in item.stash:
+        item.user_properties.append(("cpu_s", _cpu_s() - item.stash[_CPU_START]))
+    yield
+
+
+def pytest_runtest_logreport(report):
+    """Runs where the reports arrive (also the controller of pytest-xdist)."""
+    _WALL_S[report.nodeid] = _WALL_S.get(report.nodeid, 0.0) + report.duration
+    cpu = dict(report.user_properties).get("cpu_s")
+    if report.when == "teardown" and cpu is not None and os.environ.get("SLEEP_REPLAY_TEST_CPU_LOG"):
+        with open(os.environ["SLEEP_REPLAY_TEST_CPU_LOG"], "a") as log:  # a CPU-time profile of the run
+            log.write(f"{cpu:.2f}\t{_WALL_S[report.nodeid]:.2f}\t{'slow' if 'slow' in report.keywords else '-'}"
+                      f"\t{report.nodeid}\n")
+    if report.when == "teardown" and cpu is not None and "slow" not in report.keywords and cpu > QUICK_TEST_CPU_S:
+        _UNMARKED_SLOW.append((report.nodeid, cpu, _WALL_S[report.nodeid]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    if any(cpu > QUICK_TEST_FAIL_CPU_S for _, cpu, _ in _UNMARKED_SLOW) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _UNMARKED_SLOW:
+        return
+    terminalreporter.section("tests not marked slow that are slow")
+    for nodeid, cpu, wall in sorted(_UNMARKED_SLOW, key=lambda t: -t[1]):
+        verdict = "FAIL" if cpu > QUICK_TEST_FAIL_CPU_S else "warn"
+        terminalreporter.line(f"{verdict} {cpu:6.1f} CPU-s {wall:6.1f} s  {nodeid}")
+    terminalreporter.line(f"tests over {QUICK_TEST_CPU_S:g} CPU-s belong in the slow tier (@pytest.mark.slow); "
+                          f"over {QUICK_TEST_FAIL_CPU_S:g} CPU-s the run fails")

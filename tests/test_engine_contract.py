@@ -94,8 +94,17 @@ VARIANTS = [
 ]
 
 
+#: engines whose builds compile code or start a simulator: the slow tier (make test-quick leaves them out)
+SIMULATORS = ("brian2", "pynn.nest", "pynn.brian2")
+
+
+def tier(case: EngineCase) -> tuple:
+    """pytest marks of a case: ``slow`` for the simulators."""
+    return (pytest.mark.slow,) if case.engine in SIMULATORS else ()
+
+
 def params(cases):
-    return [pytest.param(c, id=c.id) for c in cases]
+    return [pytest.param(c, id=c.id, marks=tier(c)) for c in cases]
 
 
 MAIN = params(CASES.values())
@@ -163,8 +172,8 @@ def test_typed_errors_are_builtin_subclasses():
 
 
 # ------------------------------------------------- spikes equal to the dense reference
-EQUALITY = ([pytest.param(c, "float64", id=f"{c.id}-float64") for c in [*CASES.values(), *VARIANTS]]
-            + [pytest.param(c, "float32", id=f"{c.id}-float32") for c in CASES.values() if c.float32])
+EQUALITY = ([pytest.param(c, "float64", id=f"{c.id}-float64", marks=tier(c)) for c in [*CASES.values(), *VARIANTS]]
+            + [pytest.param(c, "float32", id=f"{c.id}-float32", marks=tier(c)) for c in CASES.values() if c.float32])
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -300,7 +309,7 @@ def test_counts_totals_and_records_agree_and_recording_off_keeps_them(case):
 
 
 # ------------------------------------------------------------------ golden traces
-GOLDEN = [pytest.param(c, name, dtype, id=f"{c.id}-{name.removesuffix('.npz')}-{dtype}")
+GOLDEN = [pytest.param(c, name, dtype, id=f"{c.id}-{name.removesuffix('.npz')}-{dtype}", marks=tier(c))
           for c in CASES.values() for name, dtype in c.golden]
 
 
