@@ -159,3 +159,47 @@ def test_bench_bad_arguments_exit_2(tmp_path, capsys):
         bench.main(["--seeds", "0", "--out", str(tmp_path)])
     assert exc.value.code == 2 and "overlap" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def load_readme_gains():
+    spec = importlib.util.spec_from_file_location("readme_gains", REPO / "benchmarks" / "readme_gains.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("target", ["README.md", "results/paper/README.md"])
+def test_readme_10_seed_gains_match_summary_json(target):
+    """Issue #25: the READMEs' 10-seed gains are the benchmark's numbers, not typed by hand."""
+    rg = load_readme_gains()
+    summary = json.loads((REPO / "results/paper/unseen_seeds/summary.json").read_text())
+    text = (REPO / target).read_text()
+    got = rg.block(text)
+    assert got == rg.table(summary, rg.link_for(REPO / target)), \
+        f"{target}: run `python benchmarks/readme_gains.py` to regenerate its 10-seed table"
+    # independently of the renderer: every issue-#25 claim's gains (seeds 0-4, 100-104, all 10) and
+    # every per-seed gain are in its row, and the linked files exist
+    rows = got.splitlines()
+    for name, label in rg.ROWS:
+        (row,) = [r for r in rows if r.startswith(f"| {label} |")]
+        st = summary["claims"][name]["stats"]
+        for seeds in ("0-4", "100-104", "all 10"):
+            assert f"{st[seeds]['gain_mean']:+.2f} +- {st[seeds]['gain_sd']:.2f}" in row, (name, seeds)
+        per_seed = row.rsplit("|", 2)[1].replace(";", ",").split(",")
+        assert [float(g) for g in per_seed] == pytest.approx(st["all 10"]["gain"], abs=0.051), name
+    for link in ("summary.json", "summary.md"):
+        (rel,) = [part.split(")")[0] for part in got.split("](")[1:] if part.split(")")[0].endswith(link)]
+        assert ((REPO / target).parent / rel).is_file(), rel
+
+
+def test_readme_gains_check_flags_a_stale_table(tmp_path, monkeypatch, capsys):
+    rg = load_readme_gains()
+    readme = tmp_path / "README.md"
+    text = (REPO / "README.md").read_text()
+    block = rg.block(text)
+    readme.write_text(text.replace(block, block.replace("| 10/10 |", "| 9/10 |", 1)))
+    monkeypatch.setattr(rg, "TARGETS", (readme,))
+    monkeypatch.setattr(rg, "REPO", tmp_path)
+    assert rg.main(["--check"]) == 1 and "differs: README.md" in capsys.readouterr().out
+    assert rg.main([]) == 0 and rg.main(["--check"]) == 0
+    assert rg.block(readme.read_text()).count("| 10/10 |") == block.count("| 10/10 |")
