@@ -288,3 +288,19 @@ def test_point15_first_cython_compile_is_announced_before_it_starts(tmp_path, ca
     with caplog.at_level(logging.WARNING, logger="snn.brian2.runtime"), pytest.raises(Stop):
         runtime.RuntimeSimulation(*args)
     assert "first use" not in caplog.text
+
+
+# ----------------------------------------------------------------- point 17
+@pytest.mark.slow
+def test_point17_run_of_a_changed_network_prints_no_paper_column(tmp_path, capsys):
+    """The paper's numbers only next to the paper's configs: a run with other layer widths says why
+    there is no paper column, on the terminal and in summary.md."""
+    config = write_config(tmp_path / "tiny.json", RUN_TINY)
+    code, out, err = run_main(capsys, "run", config, "--out", tmp_path / "out", "--no-progress")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("| method |"))
+    assert "paper" not in header and "48.47" not in out
+    assert "(no paper column: sizes" in out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["paper_mismatch"].startswith("sizes")
+    assert "| paper |" not in (tmp_path / "out" / "summary.md").read_text()
