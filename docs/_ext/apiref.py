@@ -44,6 +44,7 @@ API_MODULES: list[tuple[str, str]] = [
 ]
 #: subpackages that are implementation detail, not public API (each with the reason)
 INTERNAL_PACKAGES: dict[str, str] = {
+    "ann.resources": "data files only (the embedded MNIST subset and its README), no code",
     "snn.pynn.backends": "simulator back ends behind snn.pynn.PyNNEngine (selected by its simulator option)",
 }
 TOP_PACKAGES = ("ann", "snn", "bridge")
