@@ -45,23 +45,28 @@ def _p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
 
 
-def table(summary: dict[str, Any], link: str = "results/paper/unseen_seeds/summary.md") -> str:
+def table(summary: dict[str, Any], link: str | None = "results/paper/unseen_seeds/summary.md") -> str:
     """The markdown table (with its markers) of the claims in ``ROWS``.
 
     Args:
         summary: the parsed summary.json of ``bench_unseen_seeds.py``.
-        link: the relative link to summary.md from the file the table goes into.
+        link: the relative link to summary.md from the file the table goes into; ``None``: name the
+            files as repository paths, without links (results/paper/README.md, which the Sphinx site
+            includes, where a link to a file outside the site would not resolve).
 
     Raises:
         KeyError: a claim of ``ROWS`` is missing from ``summary``.
         ValueError: a claim is still pending (no value for some seeds).
     """
     names = list(summary["seed_sets"])  # "0-4", "100-104", "all 10"
+    md = str(SUMMARY.with_suffix(".md").relative_to(REPO))
+    json_ref, md_ref = ((f"[summary.json]({link.replace('.md', '.json')})", f"[summary.md]({link})") if link
+                        else (f"`{md.replace('.md', '.json')}`", f"`{md}`"))
     first, new, both = names
     lines = [BEGIN,
              f"Paired gain B - A in accuracy points, mean +- SD over seeds; seeds {first} are the committed results, "
-             f"seeds {new} were never used before. Generated from [summary.json]({link.replace('.md', '.json')}) by "
-             f"`benchmarks/readme_gains.py`; every arm's accuracies and the Wilcoxon tests: [summary.md]({link}).",
+             f"seeds {new} were never used before. Generated from {json_ref} by "
+             f"`benchmarks/readme_gains.py`; every arm's accuracies and the Wilcoxon tests: {md_ref}.",
              "",
              f"| comparison (B vs A) | A, {both} | B, {both} | gain, seeds {first} | gain, seeds {new} | "
              f"**gain, {both}** | B ahead | t test p | gain per seed ({first}; {new}) |",
@@ -94,8 +99,11 @@ def block(text: str) -> str:
     return text[i:j + len(END)]
 
 
-def link_for(target: Path) -> str:
-    """The relative link from ``target``'s folder to summary.md."""
+def link_for(target: Path) -> str | None:
+    """The relative link from ``target``'s folder to summary.md (``None`` for results/paper/README.md,
+    which docs/results.md includes)."""
+    if target.resolve() == (REPO / "results" / "paper" / "README.md").resolve():
+        return None
     return Path(os.path.relpath(SUMMARY.with_suffix(".md"), target.resolve().parent)).as_posix()
 
 
