@@ -22,6 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = REPO / "results" / "paper" / "unseen_seeds" / "summary.json"
 TARGETS = (REPO / "README.md", REPO / "results" / "paper" / "README.md")
+SUMMARY_MD = SUMMARY.with_suffix(".md").relative_to(REPO).as_posix()  # as the tables name it
 BEGIN, END = "<!-- gains-10-seeds:begin -->", "<!-- gains-10-seeds:end -->"
 
 # (claim name in summary.json, row label)
@@ -59,7 +60,7 @@ def table(summary: dict[str, Any], link: str | None = "results/paper/unseen_seed
         ValueError: a claim is still pending (no value for some seeds).
     """
     names = list(summary["seed_sets"])  # "0-4", "100-104", "all 10"
-    md = str(SUMMARY.with_suffix(".md").relative_to(REPO))
+    md = SUMMARY_MD
     json_ref, md_ref = ((f"[summary.json]({link.replace('.md', '.json')})", f"[summary.md]({link})") if link
                         else (f"`{md.replace('.md', '.json')}`", f"`{md}`"))
     first, new, both = names
