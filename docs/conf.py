@@ -62,7 +62,8 @@ nb_merge_streams = True
 
 html_theme = "furo"
 html_title = f"sleep-replay {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # notebook cells wrap long lines (_static/custom.css)
 html_show_sourcelink = False
 
 
