@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps docs docs-screenshots
+.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps native-module docs docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,16 +40,22 @@ native-deps:
 	  { apt-get update -qq && apt-get install -y -qq g++ libboost-dev libltdl-dev; } || \
 	  echo "warning: could not install g++ libboost-dev libltdl-dev; the pynn.nest.native tests will fail"
 
+# compile (once; cached, keyed by NEST version, flags and sources) the module before the tests, so
+# no test pays the compiler's 20-30 CPU-s and the CPU-time guard of the fast tier is not tripped
+native-module: install-test native-deps
+	@$(BIN)/python -c "import snn.pynn; from snn.nestmodule.build import build_module; print('NEST module:', build_module())" \
+	  || echo "warning: could not build NEST's src_synapse module; the pynn.nest.native tests will fail"
+
 # tests run on PYTEST_WORKERS pytest-xdist processes (this machine's 2 cores; 0: in this process)
 # and end with the 20 slowest; compiled Brian2 code is shared by every process of the run
 PYTEST_WORKERS ?= 2
 PYTEST = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=20
 
-test: install-test fashion-mnist native-deps
+test: install-test fashion-mnist native-module
 	$(PYTEST)
 
 # the fast tier while you work: every test not marked slow
-test-quick: install-test fashion-mnist native-deps
+test-quick: install-test fashion-mnist native-module
 	$(PYTEST) -m "not slow"
 
 conformance: install
