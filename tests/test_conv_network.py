@@ -190,7 +190,7 @@ def test_conv_network_checks_and_names():
         snn.SleepNetwork([np.zeros((2, 1, 3, 3))], [1.0], [1.0])
 
 
-@pytest.mark.parametrize("engine", ["brian2", "pynn.nest"])
+@pytest.mark.parametrize("engine", ["brian2"])
 def test_engines_without_conv_layers_refuse_them_naming_the_layer(engine):
     with pytest.raises(InvalidNetworkError, match=f"engine '{engine}' cannot simulate conv layers .*'conv1'.*"
                                                   "unrolled"):
@@ -198,11 +198,10 @@ def test_engines_without_conv_layers_refuse_them_naming_the_layer(engine):
 
 
 def test_exports_refuse_conv_networks_and_take_the_unrolled_one(tmp_path):
-    from snn.export import save_network, to_nir
+    from snn.export import save_network
     from snn.export.pynn_script import write_pynn_model
     net = conv_network()
-    for call in (lambda: save_network(tmp_path / "n.h5", net), lambda: to_nir(net),
-                 lambda: write_pynn_model(tmp_path / "p", net)):
+    for call in (lambda: save_network(tmp_path / "n.h5", net), lambda: write_pynn_model(tmp_path / "p", net)):
         with pytest.raises(InvalidNetworkError, match="dense layers only.*'conv1'"):
             call()
     frozen = net.unrolled()
