@@ -37,6 +37,17 @@ def test_frozen_conv_network_on_nest_spikes_as_the_dense_engine(geometry):
 
 
 @pytest.mark.slow
+def test_frozen_conv_network_on_pynn_brian2_spikes_as_the_dense_engine():
+    net = frozen(conv_network(seed=2, geometry=GEOMETRIES[2]))
+    spikes = input_for(net, steps=100)
+    ref = snn.get_engine("dense").build(net.copy()).run(spikes)
+    res = snn.get_engine("pynn.brian2", plasticity="frozen").build(net.copy()).run(spikes)
+    np.testing.assert_array_equal(res.counts, ref.counts)
+    for w, w0 in zip(res.weights, net.weights):
+        np.testing.assert_array_equal(w, w0)
+
+
+@pytest.mark.slow
 def test_fc_only_sleep_of_a_conv_network_is_exact_on_nest():
     """The paper's frozen-extractor setting: conv layers with gain 0 are unrolled and fixed, the
     fc layer learns with the exact SRC rule; spikes and weights as the dense engine's."""
