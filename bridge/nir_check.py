@@ -5,11 +5,14 @@ bridge): ``snntorch.import_from_nir`` turns the graph into a ``torch.fx`` module
 ``Linear`` and ``snntorch.Leaky`` layers (nirtorch runs them in topological order,
 so a spike crosses every layer within the step, as in the sleep network), which is
 stepped once per input step. snnTorch discretises every LIF with ``dt = 1e-4`` s,
-so export with ``snn.export.nir.to_nir(network, dt=SNNTORCH_DT, ...)``.
+so export with ``snn.export.nir.to_nir(network, "snntorch")``. A convolutional graph
+(``Input`` of shape ``(C, H, W)``, ``Conv2d``, ``Flatten``) gets its input spikes as a
+``(1, C, H, W)`` tensor.
 
 snnTorch computes in float32 by default (weights are cast with ``torch.Tensor``);
-``dtype=torch.float64`` reloads the weights from the graph in double precision and
-runs every module in float64, which separates precision effects from mapping errors.
+``dtype=torch.float64`` reloads the weights from the graph in double precision,
+recomputes the neurons' ``beta`` and threshold (float32 buffers in the importer) in
+double precision with the importer's formulas, and runs every module in float64, which separates precision effects from mapping errors.
 Requires the test extra (``snntorch``, ``nirtorch``).
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from snn.export.nir import SNNTORCH_DT
 from snn.extras import require
 from snn.spikes import InputSpikes, SpikeRecord
 
@@ -34,6 +38,7 @@ def snntorch_module(graph: nir.NIRGraph, dtype: torch.dtype = torch.float32) -> 
     """``snntorch.import_nir.import_from_nir(graph)``, optionally converted to ``dtype`` with the
     ``Linear`` weights taken from the graph at that precision (not via float32)."""
     import_from_nir = require("snntorch.import_nir", what="running a NIR graph in snnTorch").import_from_nir
+    snntorch = require("snntorch", what="running a NIR graph in snnTorch")
 
     with contextlib.redirect_stdout(io.StringIO()) as out:   # the importer prints its progress
         module = import_from_nir(graph)
@@ -42,10 +47,21 @@ def snntorch_module(graph: nir.NIRGraph, dtype: torch.dtype = torch.float32) -> 
     if dtype != torch.float32:
         module = module.to(dtype)
         for name, sub in module.named_children():
-            if isinstance(sub, torch.nn.Linear):
+            if isinstance(sub, (torch.nn.Linear, torch.nn.Conv2d)):
                 sub.weight.data = torch.as_tensor(np.asarray(graph.nodes[name].weight), dtype=dtype)
                 # snnTorch's spike function returns float32 0/1 whatever the potential's dtype
                 sub.register_forward_pre_hook(lambda _m, args: tuple(a.to(dtype) for a in args))
+            elif isinstance(sub, snntorch.SpikingNeuron) and isinstance(graph.nodes.get(name), nir.LIF):
+                # the importer keeps beta and the threshold as float32 buffers: recompute them at dtype
+                # with its own formulas (beta = 1 - dt / tau, threshold = v_threshold / (r dt / tau))
+                node = graph.nodes[name]
+                tau = float(np.unique(node.tau)[0])
+                w_scale = float(np.unique(np.asarray(node.r) * SNNTORCH_DT / np.asarray(node.tau))[0])
+                sub.beta.data = torch.as_tensor(1.0 - SNNTORCH_DT / np.asarray(node.tau, dtype=np.float64),
+                                                dtype=dtype).reshape(sub.beta.shape) if sub.beta.numel() > 1 \
+                    else torch.tensor(1.0 - SNNTORCH_DT / tau, dtype=dtype)
+                thr = float(np.unique(node.v_threshold)[0])
+                sub.threshold.data = torch.tensor(thr if np.isclose(w_scale, 1.0) else thr / w_scale, dtype=dtype)
     return module
 
 
@@ -70,13 +86,16 @@ def run_snntorch(graph: nir.NIRGraph, input_spikes: InputSpikes, *, dtype: torch
         return fn
 
     handles = [m.register_forward_hook(hook(k)) for k, (_, m) in enumerate(neurons)]
-    x = torch.zeros(1, input_spikes.n_neurons, dtype=dtype)
+    inputs = [node for node in graph.nodes.values() if isinstance(node, nir.Input)]
+    shape = [int(d) for d in np.asarray(inputs[0].input_type["input"]).reshape(-1)]  # (n,) or (C, H, W)
+    x = torch.zeros(1, *shape, dtype=dtype)
+    flat = x.view(1, -1)   # neuron i of the input is flat index i (PyTorch's flatten order)
     try:
         with torch.no_grad():
             state = None
             for t in range(steps):
                 x.zero_()
-                x[0, torch.as_tensor(input_spikes.step(t), dtype=torch.long)] = 1
+                flat[0, torch.as_tensor(input_spikes.step(t), dtype=torch.long)] = 1
                 _, state = module(x, state)
     finally:
         for h in handles:

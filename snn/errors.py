@@ -15,6 +15,11 @@ class InvalidNetworkError(SnnError, ValueError):
     """A :class:`~snn.network.SleepNetwork` field is out of range or of the wrong shape."""
 
 
+class PlasticConvError(InvalidNetworkError):
+    """A convolution's shared kernel would learn in an engine that cannot tie weights
+    (the PyNN engines: every PyNN synapse holds its own weight)."""
+
+
 class InvalidSpikesError(SnnError, ValueError):
     """Spike data (CSR arrays, spike times) is malformed or does not fit the network."""
 
@@ -73,7 +78,7 @@ class NativeBuildError(SnnError, RuntimeError):
 __all__ = [
     "ActivityLimitError", "EngineOptionError", "EngineStateError", "InvalidNetworkError", "InvalidSpikesError",
     "MissingExtraError", "NativeBuildError", "NeuronSelectionError", "OutputExistsError", "OutputPathError",
-    "OutputWriteError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
+    "OutputWriteError", "PlasticConvError", "SnnError", "SpikeFileError", "ToolNotFoundError", "UnknownEngineError", "WrongTypeError",
 ]
 
 

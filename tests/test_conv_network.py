@@ -190,19 +190,20 @@ def test_conv_network_checks_and_names():
         snn.SleepNetwork([np.zeros((2, 1, 3, 3))], [1.0], [1.0])
 
 
-@pytest.mark.parametrize("engine", ["brian2", "pynn.nest"])
-def test_engines_without_conv_layers_refuse_them_naming_the_layer(engine):
-    with pytest.raises(InvalidNetworkError, match=f"engine '{engine}' cannot simulate conv layers .*'conv1'.*"
-                                                  "unrolled"):
-        snn.get_engine(engine).build(conv_network())
+def test_pynn_engines_refuse_a_learning_kernel():
+    """pynn.* take conv networks unrolled, frozen kernels only (tests/test_pynn_conv.py)."""
+    from snn.errors import PlasticConvError
+    for engine in ("pynn.nest",):
+        with pytest.raises(PlasticConvError, match=f"engine '{engine}' cannot make the shared kernel of layer 0 "
+                                                   r"\('conv1', conv\) learn"):
+            snn.get_engine(engine).build(conv_network())
 
 
 def test_exports_refuse_conv_networks_and_take_the_unrolled_one(tmp_path):
-    from snn.export import save_network, to_nir
+    from snn.export import save_network
     from snn.export.pynn_script import write_pynn_model
     net = conv_network()
-    for call in (lambda: save_network(tmp_path / "n.h5", net), lambda: to_nir(net),
-                 lambda: write_pynn_model(tmp_path / "p", net)):
+    for call in (lambda: save_network(tmp_path / "n.h5", net), lambda: write_pynn_model(tmp_path / "p", net)):
         with pytest.raises(InvalidNetworkError, match="dense layers only.*'conv1'"):
             call()
     frozen = net.unrolled()

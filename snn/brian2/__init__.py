@@ -23,6 +23,8 @@ Modules, one job each:
   :class:`~snn.spikes.SpikeRecord`\\ s;
 * :mod:`~snn.brian2.runtime`: cython/numpy runtime network, alive from build to last run;
 * :mod:`~snn.brian2.standalone`: cpp_standalone project per shape, rule and monitors;
+* :mod:`~snn.brian2.conv`: convolution layers, unrolled into synapses tied to one shared
+  kernel that a ``NetworkOperation`` updates between steps (runtime codegen);
 * :mod:`~snn.brian2.engine`: :class:`Brian2Engine`, the :class:`~snn.base.SleepEngine`.
 
 Importing this package imports ``brian2``; without it the ``ImportError`` propagates

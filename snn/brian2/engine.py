@@ -19,10 +19,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..base import SleepEngine
-from ..errors import EngineStateError
+from ..errors import EngineStateError, PlasticConvError
 from ..network import SleepNetwork
 from ..spikes import InputSpikes, SleepResult, VoltageTrace
 from .codegen import b2, check_codegen, choose_codegen, default_cache_dir
+from .conv import TiedKernels, plastic_conv_layers
 from .monitors import Readout, Recording
 from .runtime import RuntimeSimulation
 from .standalone import StandaloneSimulation
@@ -60,6 +61,9 @@ class Brian2Engine(SleepEngine):
     """
 
     name = "brian2"
+    #: convolution and pooling layers are simulated unrolled (:meth:`SleepNetwork.unrolled`); a learning
+    #: kernel is one shared array updated between steps (:mod:`snn.brian2.conv`; runtime codegen only)
+    supports_conv = True
 
     def __init__(
         self,
@@ -89,6 +93,23 @@ class Brian2Engine(SleepEngine):
 
     # ------------------------------------------------------------ building
     def _build(self, network: SleepNetwork) -> None:
+        self._fixed: dict[int, np.ndarray] = {}   # weight layer -> its own weights, for layers simulated unrolled
+        self._tied: TiedKernels | None = None
+        conv_network = network
+        if not network.is_dense:
+            plastic = plastic_conv_layers(network)
+            if plastic and choose_codegen(self.requested_codegen, self.fallback) == "cpp_standalone":
+                l = plastic[0]
+                raise PlasticConvError(
+                    f"engine 'brian2' (cpp_standalone) cannot make the shared kernel of layer {l} "
+                    f"('{network.layer_names[l + 1]}', conv) learn: the tied-kernel update runs in Python between "
+                    "steps (a NetworkOperation), which a standalone binary cannot. Use codegen='cython' or "
+                    f"'numpy', plasticity_gain[{l}] = 0 (e.g. sleep only the fc layers), or the 'fast' engine")
+            for l, layer in enumerate(network.layers):
+                if layer.kind != "dense" and l not in plastic:
+                    self._fixed[l] = np.array(network.weights[l], dtype=self.dtype)
+            network = network.unrolled()
+            network.plasticity_gain[plastic] = 0.0   # the kernel learns in TiedKernels, not per synapse
         recording = Recording.resolve(network, self.record_spikes, self.record_neurons, self.record_v)
         self.codegen = choose_codegen(self.requested_codegen, self.fallback)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +125,8 @@ class Brian2Engine(SleepEngine):
             self._sim = RuntimeSimulation(network, recording, self.codegen, self.cache_dir, self.dtype,
                                           weights, potentials)
             self.brian2_objects = self._sim.objs
+            if not conv_network.is_dense:
+                self._tied = TiedKernels(conv_network, self._sim.objs, self._sim.net, self.dtype)
 
     # ------------------------------------------------------------ state
     def _simulation(self) -> RuntimeSimulation | StandaloneSimulation:
@@ -120,11 +143,14 @@ class Brian2Engine(SleepEngine):
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """Current weights, one ``(n_l, n_{l-1})`` array per layer (copies)."""
+        """Current weights, one ``(n_l, n_{l-1})`` array per layer (copies); a convolution
+        or pooling layer (simulated unrolled, never learning here) gives its own weights
+        (the kernel, the pooling window)."""
         sim = self._simulation()
-        if isinstance(sim, RuntimeSimulation):
-            return sim.weights
-        return [w.copy() for w in sim.weights]
+        weights = sim.weights if isinstance(sim, RuntimeSimulation) else [w.copy() for w in sim.weights]
+        tied = self._tied.kernels if self._tied is not None else {}
+        return [self._fixed[l].copy() if l in self._fixed else tied[l].copy() if l in tied else w
+                for l, w in enumerate(weights)]
 
     @property
     def potentials(self) -> list[np.ndarray]:

@@ -4,7 +4,8 @@
   :class:`~snn.network.SleepNetwork`, :class:`~snn.spikes.InputSpikes` and a
   :class:`~snn.spikes.SleepResult` (``save_network`` / ``load_network``, ...).
 * :mod:`snn.export.nir`: the frozen network as a ``nir.NIRGraph`` (``to_nir``,
-  ``from_nir``, ``write_nir``, ``read_nir``).
+  ``from_nir``, ``write_nir``, ``read_nir``); convolution and pooling layers through
+  :mod:`snn.export.nir_conv` (``Conv2d``, pooling, ``Flatten`` nodes).
 * :mod:`snn.export.pynn_script`: the frozen network as a data file plus a PyNN
   script that runs without this package (``write_pynn_model``).
 

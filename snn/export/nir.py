@@ -58,6 +58,9 @@ from ..errors import InvalidNetworkError, SpikeFileError, WrongTypeError
 from ..network import SleepNetwork
 from ..atomic_io import atomic_write
 from ..extras import require
+from ..layers import Dense
+from .nir_conv import (POOL_NODES, layer_from_spec, layer_spec, read_synapses, retype_conv_nodes, shape_of,
+                       synapse_nodes)
 
 nir = require("nir", what="NIR export")
 
@@ -74,9 +77,11 @@ SYNAPSE_NODES = ("linear", "affine")
 NIR_TARGETS: dict[str, dict[str, Any]] = {
     # checked spike for spike (bridge.nir_check): import_from_nir fixes dt = 1e-4 s,
     # snntorch.Leaky is forward Euler in float32
-    "snntorch": {"dt": SNNTORCH_DT, "leak": "euler", "threshold_precision": "float32", "synapse": "linear"},
+    "snntorch": {"dt": SNNTORCH_DT, "leak": "euler", "threshold_precision": "float32", "synapse": "linear",
+                 "pool": "conv"},
     # the continuous-time reading: dt = the network's step, forward Euler, float64
-    "generic": {"dt": None, "leak": "euler", "threshold_precision": "float64", "synapse": "linear"},
+    "generic": {"dt": None, "leak": "euler", "threshold_precision": "float64", "synapse": "linear",
+                "pool": "avgpool"},
 }
 #: key of the graph metadata entry this module writes (a JSON string)
 METADATA_KEY = "sleep_replay"
@@ -129,11 +134,11 @@ def _check_leak(leak: str) -> None:
 # --------------------------------------------------------------- export
 def export_options(network: SleepNetwork, target: str | None = None, *, dt: float | None = None,
                    leak: str | None = None, threshold_precision: str | None = None,
-                   synapse: str | None = None) -> dict[str, Any]:
-    """The resolved ``dt`` (s), ``leak``, ``threshold_precision`` and ``synapse`` of an
-    export: ``target``'s preset (:data:`NIR_TARGETS`) with the explicit options over it.
-    Without a target, ``dt`` must be given (the others default to ``"euler"``,
-    ``"float64"``, ``"linear"``); raises :class:`~snn.errors.InvalidNetworkError`."""
+                   synapse: str | None = None, pool: str | None = None) -> dict[str, Any]:
+    """The resolved ``dt`` (s), ``leak``, ``threshold_precision``, ``synapse`` and ``pool``
+    of an export: ``target``'s preset (:data:`NIR_TARGETS`) with the explicit options over
+    it. Without a target, ``dt`` must be given (the others default to ``"euler"``,
+    ``"float64"``, ``"linear"``, ``"avgpool"``); raises :class:`~snn.errors.InvalidNetworkError`."""
     if target is None and dt is None:
         raise InvalidNetworkError(
             "to_nir() needs the importer the graph is for, since NIR leaves the time step to it and a wrong one "
@@ -143,8 +148,9 @@ def export_options(network: SleepNetwork, target: str | None = None, *, dt: floa
     if target is not None and target not in NIR_TARGETS:
         raise InvalidNetworkError(f"unknown NIR target {target!r}; choose one of {sorted(NIR_TARGETS)} or give dt=")
     preset = NIR_TARGETS[target] if target is not None else {"dt": dt, "leak": "euler",
-                                                             "threshold_precision": "float64", "synapse": "linear"}
-    given = {"dt": dt, "leak": leak, "threshold_precision": threshold_precision, "synapse": synapse}
+                                                             "threshold_precision": "float64", "synapse": "linear",
+                                                             "pool": "avgpool"}
+    given = {"dt": dt, "leak": leak, "threshold_precision": threshold_precision, "synapse": synapse, "pool": pool}
     opts = {k: (given[k] if given[k] is not None else preset[k]) for k in preset}
     opts["dt"] = network.dt_ms * 1e-3 if opts["dt"] is None else float(opts["dt"])
     if not (opts["dt"] > 0 and math.isfinite(opts["dt"])):
@@ -155,11 +161,14 @@ def export_options(network: SleepNetwork, target: str | None = None, *, dt: floa
                                   f"got {opts['threshold_precision']!r}")
     if opts["synapse"] not in SYNAPSE_NODES:
         raise InvalidNetworkError(f"synapse must be one of {SYNAPSE_NODES}, got {opts['synapse']!r}")
+    if opts["pool"] not in POOL_NODES:
+        raise InvalidNetworkError(f"pool must be one of {POOL_NODES}, got {opts['pool']!r}")
     return opts
 
 
 def to_nir(network: SleepNetwork, target: str | None = None, *, dt: float | None = None, leak: str | None = None,
-           threshold_precision: str | None = None, synapse: str | None = None) -> nir.NIRGraph:
+           threshold_precision: str | None = None, synapse: str | None = None, pool: str | None = None
+           ) -> nir.NIRGraph:
     """The frozen ``network`` as a ``nir.NIRGraph`` for the importer ``target`` (mapping:
     module docstring).
 
@@ -174,32 +183,40 @@ def to_nir(network: SleepNetwork, target: str | None = None, *, dt: float | None
             or ``"float32"``) for the ``>=`` to ``>`` compensation.
         synapse: ``"linear"`` (``Linear`` nodes) or ``"affine"`` (``Affine`` with a zero
             bias, for importers that read only ``Affine``, such as Sinabs).
+        pool: NIR form of a pooling layer (:mod:`snn.export.nir_conv`): ``"conv"`` (a
+            depthwise ``Conv2d``; snnTorch's preset) or ``"avgpool"`` (``AvgPool2d`` with
+            the layer's gain in the neuron node's ``r``; the generic preset).
+
+    Convolution and pooling layers become ``Conv2d``/``AvgPool2d`` nodes, and a dense
+    layer after them reads a ``Flatten`` node (:mod:`snn.export.nir_conv`).
     """
     if not isinstance(network, SleepNetwork):
         raise WrongTypeError(f"to_nir() needs a SleepNetwork, got {type(network).__name__}")
     network.validate()
-    network.require_dense("to_nir()")
     opts = export_options(network, target, dt=dt, leak=leak, threshold_precision=threshold_precision,
-                          synapse=synapse)
+                          synapse=synapse, pool=pool)
     dt, leak, threshold_precision = opts["dt"], opts["leak"], opts["threshold_precision"]
     tau = tau_from_decay(network.decay, dt, leak)
-    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array([network.sizes[0]]))}
+    layers = network.layers
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(shape_of(layers, 0)))}
     edges: list[tuple[str, str]] = []
     prev = "input"
     for l, w in enumerate(network.weights, start=1):
-        n = w.shape[0]
-        weight = network.alpha[l - 1] * np.asarray(w, dtype=np.float64)
-        nodes[f"fc{l}"] = (nir.Affine(weight=weight, bias=np.zeros(n)) if opts["synapse"] == "affine"
-                           else nir.Linear(weight=weight))
-        v_th = np.full(n, strict_threshold(network.threshold[l - 1], threshold_precision))
+        syn, gain = synapse_nodes(layers, l, w, float(network.alpha[l - 1]), opts["pool"], opts["synapse"])
+        for name, node in syn:
+            nodes[name] = node
+            edges.append((prev, name))
+            prev = name
+        shape = shape_of(layers, l)
+        v_th = np.full(shape, strict_threshold(network.threshold[l - 1], threshold_precision))
         if math.isinf(tau):
-            nodes[f"lif{l}"] = nir.IF(r=np.full(n, 1.0 / dt), v_threshold=v_th, v_reset=np.zeros(n))
+            nodes[f"lif{l}"] = nir.IF(r=np.full(shape, gain / dt), v_threshold=v_th, v_reset=np.zeros(shape))
         else:
-            nodes[f"lif{l}"] = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=np.zeros(n),
-                                       v_threshold=v_th, v_reset=np.zeros(n))
-        edges += [(prev, f"fc{l}"), (f"fc{l}", f"lif{l}")]
+            nodes[f"lif{l}"] = nir.LIF(tau=np.full(shape, tau), r=np.full(shape, gain * tau / dt),
+                                       v_leak=np.zeros(shape), v_threshold=v_th, v_reset=np.zeros(shape))
+        edges.append((prev, f"lif{l}"))
         prev = f"lif{l}"
-    nodes["output"] = nir.Output(output_type=np.array([network.sizes[-1]]))
+    nodes["output"] = nir.Output(output_type=np.array(shape_of(layers, len(layers))))
     edges.append((prev, "output"))
     meta = {
         "version": METADATA_VERSION, "dt": dt, "leak": leak, "threshold_precision": threshold_precision,
@@ -210,6 +227,9 @@ def to_nir(network: SleepNetwork, target: str | None = None, *, dt: float | None
         "layer_names": list(network.layer_names),
         "note": "frozen SRC sleep network; the Hebbian plasticity (inc, dec, rule, plasticity_gain) has no NIR form",
     }
+    if not network.is_dense:   # dense graphs keep the metadata they always had
+        meta.update(layers=[layer_spec(layer) for layer in layers], pool=opts["pool"],
+                    kernel_update=network.kernel_update)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={METADATA_KEY: json.dumps(meta)})
 
 
@@ -271,7 +291,8 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None, leak: str | None =
     (IF) is folded into the weights, and plasticity takes ``SleepNetwork``'s defaults.
     Raises :class:`~snn.errors.InvalidNetworkError` for graphs of another shape, or with
     a leak or reset potential other than 0, or per-neuron parameters that differ
-    within a layer.
+    within a layer. A convolutional network written by :func:`to_nir` (its layers are in
+    the metadata) comes back with the same layers (:mod:`snn.export.nir_conv`).
     """
     if not isinstance(graph, nir.NIRGraph):
         raise WrongTypeError(f"from_nir() needs a nir.NIRGraph, got {type(graph).__name__}")
@@ -280,40 +301,52 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None, leak: str | None =
     leak = leak or (meta["leak"] if meta else "euler")
     _check_leak(leak)
     chain = _chain(graph)
-    body = chain[1:-1]
-    if len(body) == 0 or len(body) % 2:
+    layers = [layer_from_spec(x) for x in meta["layers"]] if meta and "layers" in meta else None
+    groups: list[list[str]] = [[]]
+    for name in chain[1:-1]:
+        groups[-1].append(name)
+        if isinstance(graph.nodes[name], (nir.LIF, nir.IF)):
+            groups.append([])
+    if groups[-1] or len(groups) == 1 or (layers is None and any(len(g) != 2 for g in groups[:-1])):
         raise InvalidNetworkError("NIR graph must alternate Linear and LIF/IF nodes between Input and Output")
+    groups = groups[:-1]
+    if layers is not None and len(layers) != len(groups):
+        raise InvalidNetworkError(f"NIR metadata lists {len(layers)} layers but the graph has {len(groups)}")
     mats, thresholds, decays = [], [], []
-    for k in range(0, len(body), 2):
-        syn, neu = graph.nodes[body[k]], graph.nodes[body[k + 1]]
-        if isinstance(syn, nir.Affine):
-            if np.any(np.asarray(syn.bias) != 0):
-                raise InvalidNetworkError(f"NIR node {body[k]!r}: the sleep network has no biases")
-        elif not isinstance(syn, nir.Linear):
-            raise InvalidNetworkError(f"NIR node {body[k]!r} is a {type(syn).__name__}; expected Linear")
-        m = np.array(syn.weight, dtype=np.float64)
-        if m.ndim != 2:
-            raise InvalidNetworkError(f"NIR node {body[k]!r}: weight must be 2-D, got shape {m.shape}")
+    for i, group in enumerate(groups):
+        *syn_names, neu_name = group
+        neu = graph.nodes[neu_name]
         if isinstance(neu, nir.LIF):
             if np.any(np.asarray(neu.v_leak) != 0):
-                raise InvalidNetworkError(f"NIR node {body[k + 1]!r}: v_leak must be 0")
-            tau = _uniform(neu.tau, f"{body[k + 1]}.tau")
+                raise InvalidNetworkError(f"NIR node {neu_name!r}: v_leak must be 0")
+            tau = _uniform(neu.tau, f"{neu_name}.tau")
             gain = np.asarray(neu.r, dtype=np.float64) * dt / tau
             decays.append(decay_from_tau(tau, dt, leak))
-        elif isinstance(neu, nir.IF):
+        else:
             gain = np.asarray(neu.r, dtype=np.float64) * dt
             decays.append(1.0)
-        else:
-            raise InvalidNetworkError(f"NIR node {body[k + 1]!r} is a {type(neu).__name__}; expected LIF or IF")
         if np.any(np.asarray(neu.v_reset) != 0):
-            raise InvalidNetworkError(f"NIR node {body[k + 1]!r}: v_reset must be 0 (the sleep network resets to 0)")
+            raise InvalidNetworkError(f"NIR node {neu_name!r}: v_reset must be 0 (the sleep network resets to 0)")
+        thresholds.append(inclusive_threshold(_uniform(neu.v_threshold, f"{neu_name}.v_threshold")))
+        if layers is not None and not isinstance(layers[i], Dense):
+            mats.append(read_synapses([(n, graph.nodes[n]) for n in syn_names], layers[i], gain))
+            continue
+        syn_name = syn_names[-1]
+        syn = graph.nodes[syn_name]
+        if isinstance(syn, nir.Affine):
+            if np.any(np.asarray(syn.bias) != 0):
+                raise InvalidNetworkError(f"NIR node {syn_name!r}: the sleep network has no biases")
+        elif not isinstance(syn, nir.Linear):
+            raise InvalidNetworkError(f"NIR node {syn_name!r} is a {type(syn).__name__}; expected Linear")
+        m = np.array(syn.weight, dtype=np.float64)
+        if m.ndim != 2:
+            raise InvalidNetworkError(f"NIR node {syn_name!r}: weight must be 2-D, got shape {m.shape}")
         if m.shape[0] != np.asarray(neu.v_threshold).size:
-            raise InvalidNetworkError(f"NIR nodes {body[k]!r} -> {body[k + 1]!r}: {m.shape[0]} outputs feed "
+            raise InvalidNetworkError(f"NIR nodes {syn_name!r} -> {neu_name!r}: {m.shape[0]} outputs feed "
                                       f"{np.asarray(neu.v_threshold).size} neurons")
         if meta is None and not np.allclose(gain, 1.0, rtol=1e-12, atol=0):
             m = m * gain.reshape(-1, 1)
         mats.append(m)
-        thresholds.append(inclusive_threshold(_uniform(neu.v_threshold, f"{body[k + 1]}.v_threshold")))
     if len(set(decays)) != 1:
         raise InvalidNetworkError(f"NIR layers have different leaks (decays {decays}); the sleep network has one")
     if meta is None:
@@ -326,7 +359,8 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None, leak: str | None =
     alpha = np.where(alpha > 0, alpha, 0.0)
     return SleepNetwork(weights=weights, alpha=alpha, threshold=meta["threshold"], decay=meta["decay"],
                         inc=meta["inc"], dec=meta["dec"], rule=meta["rule"], dt_ms=meta["dt_ms"],
-                        layer_names=list(meta["layer_names"]), plasticity_gain=meta.get("plasticity_gain"))
+                        layer_names=list(meta["layer_names"]), plasticity_gain=meta.get("plasticity_gain"),
+                        layers=layers, kernel_update=meta.get("kernel_update", "sum"))
 
 
 # ---------------------------------------------------------------- files
@@ -351,7 +385,19 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     if not path.is_file():
         raise SpikeFileError(f"{path} is a folder, not a NIR file" if path.is_dir() else f"{path}: no such file")
     try:
-        return nir.read(path)
+        try:
+            return nir.read(path)
+        except ValueError as exc:
+            if "Type inference error" not in str(exc):
+                raise
+            # nir 1.0 re-infers Conv2d types from weight.shape[1:3] on reading (wrong for non-square
+            # kernels and for a pooling layer's channel map): read unchecked, then give the types again
+            graph = nir.read(path, type_check=False)
+            meta = _metadata(graph)
+            if not meta or "layers" not in meta:
+                raise
+            retype_conv_nodes(graph, [layer_from_spec(x) for x in meta["layers"]])
+            return graph
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise SpikeFileError(f"{path} is not a readable NIR file (truncated, damaged or another format): {exc}") from exc
 

@@ -21,7 +21,7 @@ import quantities as pq
 from tqdm import tqdm
 
 from ..base import SleepEngine
-from ..errors import EngineOptionError, EngineStateError
+from ..errors import EngineOptionError, EngineStateError, PlasticConvError
 from ..neo_export import spike_block
 from ..network import SleepNetwork, W_SCALE, hebbian_rows
 from ..spikes import InputSpikes, SleepResult, SpikeRecord
@@ -71,6 +71,9 @@ class PyNNEngine(SleepEngine):
     """
 
     name = "pynn"
+    #: convolution and pooling layers are simulated unrolled (:meth:`SleepNetwork.unrolled`), with fixed
+    #: weights only: a shared kernel that learns has no PyNN form (see :meth:`check_conv_frozen`)
+    supports_conv = True
 
     def __init__(self, *, simulator: str = "nest", plasticity: str = "exact", codegen: str = "numpy",
                  threads: int = 1, compiler: str | None = None, **options: Any) -> None:
@@ -104,7 +107,32 @@ class PyNNEngine(SleepEngine):
         self._backend: Backend | None = None
 
     # ---------------------------------------------------------------- build
+    def check_conv_frozen(self, network: SleepNetwork) -> None:
+        """Raise :class:`~snn.errors.PlasticConvError` if a convolution layer of ``network``
+        would learn in this engine: PyNN synapses each hold their own weight, and a kernel
+        shared by every position (updated by the summed or sequential rule) has no PyNN
+        form. Convolutions are fine with ``plasticity="frozen"``, with ``plasticity_gain``
+        0 (e.g. sleeping only the fully connected layers) or with ``inc = dec = 0``."""
+        if self.plasticity == "frozen":
+            return
+        for l, layer in enumerate(network.layers):
+            if layer.kind == "conv" and any(a > 0 for a in network.amplitudes(l)):
+                raise PlasticConvError(
+                    f"engine {self.name!r} cannot make the shared kernel of layer {l} "
+                    f"('{network.layer_names[l + 1]}', conv) learn: PyNN synapses each hold their own weight, so "
+                    "plastic shared kernels are not expressible in PyNN. Use plasticity='frozen', "
+                    f"plasticity_gain[{l}] = 0 (e.g. sleep only the fc layers), or the 'fast' or 'dense' engine")
+
     def _build(self, network: SleepNetwork) -> None:
+        self._fixed = {}   # weight layer -> its own (kernel-shaped) weights, for layers simulated unrolled
+        present: dict[int, np.ndarray] = {}
+        if not network.is_dense:
+            self.check_conv_frozen(network)
+            for l, layer in enumerate(network.layers):
+                if layer.kind != "dense":
+                    self._fixed[l] = np.array(network.weights[l], dtype=np.float64)
+                    present[l] = layer.unroll(np.ones(layer.weight_shape)) != 0
+            network = network.unrolled()
         backend = BACKENDS[self.simulator](network.dt_ms, {"codegen": self.codegen, "threads": self.threads,
                                                            "native": self.plasticity == "native",
                                                            "compiler": self.compiler})
@@ -131,12 +159,14 @@ class PyNNEngine(SleepEngine):
                 position = np.zeros(aw.shape, dtype=np.int64)
                 prjs = []
                 for receptor, mask in (("excitatory", in_exc), ("inhibitory", ~in_exc)):
+                    if l in present:   # an unrolled window layer: its synapses only
+                        mask = mask & present[l]
                     pre_j, post_i = presynaptic_major_pairs(mask)
                     position[post_i, pre_j] = np.arange(pre_j.size)
                     pairs = PairsConnector(pre_j, post_i, values[post_i, pre_j], network.dt_ms)
                     prjs.append(backend.projection(pops[-1], pop, receptor, pairs,
                                                    f"{names[l]}->{names[l + 1]} {receptor}", synapse))
-                layers.append(Layer(pop, prjs, in_exc, position))
+                layers.append(Layer(pop, prjs, in_exc, position, present.get(l)))
                 pops.append(pop)
             backend.record_spikes(pops, through_pynn=not native)
             backend.finalize(layers, exact)
@@ -170,8 +200,9 @@ class PyNNEngine(SleepEngine):
         engine's float64 copy, which is also written into the simulator; in native
         mode the synapses' weights as NEST reported them after the last run (read
         through the module, pending post spikes replayed); in frozen mode the
-        network's weights."""
-        return [w.copy() for w in self._w]
+        network's weights. Convolution and pooling layers (simulated unrolled, never
+        learning here) give their own weights (a kernel, the pooling window)."""
+        return [self._fixed[l].copy() if l in self._fixed else w.copy() for l, w in enumerate(self._w)]
 
     @property
     def potentials(self) -> list[np.ndarray]:
@@ -276,7 +307,7 @@ class PyNNEngine(SleepEngine):
             if not 0 <= g < N:
                 continue
             post = cur[l]
-            if post.size == 0:
+            if post.size == 0 or (l - 1) in self._fixed:   # no spikes, or a fixed (conv, pool) layer
                 continue
             pre = input_spikes.step(g) if l == 1 else prev[l - 1]
             W = self._w[l - 1]

@@ -34,16 +34,20 @@ class Layer:
     projections: ``[excitatory, inhibitory]`` PyNN ``Projection`` onto it.
     in_exc: ``(n_post, n_pre)`` bool, the pair is in the excitatory projection.
     position: ``(n_post, n_pre)`` int, index of the pair within its projection.
+    present: ``(n_post, n_pre)`` bool, the pairs that are synapses (``None``: every pair;
+        an unrolled convolution or pooling layer has synapses within its windows only).
     """
 
     population: Any
     projections: list[Any]
     in_exc: np.ndarray
     position: np.ndarray
+    present: np.ndarray | None = None
 
     def mask(self, k: int) -> np.ndarray:
         """``(n_post, n_pre)`` bool, the pairs of projection ``k`` (0 excitatory, 1 inhibitory)."""
-        return self.in_exc if k == 0 else ~self.in_exc
+        mask = self.in_exc if k == 0 else ~self.in_exc
+        return mask if self.present is None else mask & self.present
 
 
 class Backend(abc.ABC):
