@@ -81,10 +81,12 @@ def iter_layer_activations(model: nn.Module, x: np.ndarray | torch.Tensor, batch
 
 
 def layer_activations(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 1000,
-                      n_layers: int | None = None) -> list[np.ndarray]:
+                      n_layers: int | None = None,
+                      linears: Sequence[nn.Module] | None = None) -> list[np.ndarray]:
     """Activations of every layer (or the first ``n_layers``) over all of ``x``,
-    in test mode: a list of ``(n, width_l)`` arrays (the model's dtype)."""
-    per_batch = list(iter_layer_activations(model, x, batch_size, n_layers))
+    in test mode: a list of ``(n, width_l)`` arrays (the model's dtype).
+    ``linears``: the layers, as for :func:`iter_layer_activations` (default: the Linear layers)."""
+    per_batch = list(iter_layer_activations(model, x, batch_size, n_layers, linears))
     if not per_batch:
         widths = [m.out_features for m in linear_layers(model)]
         return [np.zeros((0, w), dtype=np.float32) for w in widths[: n_layers or len(widths)]]

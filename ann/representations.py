@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 from torch import nn
 
 from .activations import layer_activations, linear_layers
@@ -50,10 +51,33 @@ def _check(acts: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarr
     return acts, labels
 
 
+def layer_modules(model: nn.Module) -> list[nn.Module]:
+    """The modules that are the layers of the model's sleep network, in registration (= forward, for a
+    stack such as :class:`ann.SleepCNN`) order: every ``nn.Conv2d``, ``nn.AvgPool2d`` and ``nn.Linear``
+    (for an MLP: its Linear layers). Layer ``l``'s activation is what layer ``l + 1`` reads (a feature
+    map after its ReLU, flattened ``(C, H, W)`` as ``nn.Flatten`` numbers it)."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.AvgPool2d, nn.Linear))]
+
+
+def _is_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def input_width(model: nn.Module) -> int:
+    """Width of the flat ``(n, width)`` inputs the model takes: the first Linear's ``in_features``, or for
+    a CNN the pixels of its ``nn.Unflatten(1, (C, H, W))`` (:class:`DataError` for a CNN without one)."""
+    if _is_conv(model):
+        unflatten = next((m for m in model.modules() if isinstance(m, nn.Unflatten)), None)
+        if unflatten is None:
+            raise DataError("the CNN takes images: start it with nn.Unflatten(1, (C, H, W)) to analyse flat data")
+        return int(np.prod(unflatten.unflattened_size))
+    return linear_layers(model)[0].in_features
+
+
 def check_data_width(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """``x`` as a 2-D array whose width is the model's input width, else :class:`DataError`."""
     x = np.asarray(x)
-    n_in = linear_layers(model)[0].in_features
+    n_in = input_width(model)
     if x.ndim != 2 or x.shape[0] == 0:
         raise DataError(f"data must be a non-empty (n_examples, n_features) array, got shape {x.shape}")
     if x.shape[1] != n_in:
@@ -63,12 +87,14 @@ def check_data_width(model: nn.Module, x: np.ndarray) -> np.ndarray:
 
 def hidden_layer_activations(model: nn.Module, x: np.ndarray) -> list[np.ndarray]:
     """Activations of every hidden layer in test mode: one ``(n, width_l)`` float64
-    array per hidden layer (after ReLU and the test-time dropout scale)."""
+    array per hidden layer (after ReLU and the test-time dropout scale). For a CNN the
+    hidden layers are every convolution and pooling layer and the hidden fc layers
+    (:func:`layer_modules`; a feature map flattened to ``C H W`` units)."""
     x = check_data_width(model, x)
-    n_hidden = len(linear_layers(model)) - 1
-    if n_hidden < 1:
+    layers = layer_modules(model)
+    if len(layers) < 2:
         return []
-    return [a.astype(np.float64) for a in layer_activations(model, x, n_layers=n_hidden)]
+    return [a.astype(np.float64) for a in layer_activations(model, x, n_layers=len(layers) - 1, linears=layers)]
 
 
 def activations_by_class(acts: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
@@ -172,6 +198,8 @@ def mean_input_drive(model: nn.Module, x: np.ndarray,
     forward pass for all groups).
     """
     x = check_data_width(model, x)
+    if _is_conv(model):
+        return _conv_input_drive(model, x, groups)
     linears = linear_layers(model)
     acts = layer_activations(model, x)  # every layer; layer l's input is acts[l - 1]
     inputs = [np.asarray(x, dtype=np.float64)] + [a.astype(np.float64) for a in acts[:-1]]
@@ -190,6 +218,41 @@ def mean_input_drive(model: nn.Module, x: np.ndarray,
     return [drive(np.asarray(g, dtype=np.int64)) for g in groups]
 
 
+@torch.no_grad()
+def _conv_input_drive(model: nn.Module, x: np.ndarray,
+                      groups: Sequence[np.ndarray] | None) -> list[np.ndarray] | list[list[np.ndarray]]:
+    """:func:`mean_input_drive` of a CNN: every layer of :func:`layer_modules` is linear without its
+    ReLU (bias-free convolution, average pooling, Linear), so the mean drive is the layer applied to
+    the mean of its input."""
+    layers = layer_modules(model)
+    acts = layer_activations(model, x, linears=layers)
+    inputs = [np.asarray(x, dtype=np.float64)] + [a.astype(np.float64) for a in acts[:-1]]
+    shapes: list[tuple[int, ...]] = []
+    hooks = [m.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape[1:])))
+             for m in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        weight = next(p for p in model.parameters())
+        model(torch.as_tensor(np.asarray(x[:1]), dtype=weight.dtype, device=weight.device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+
+    def drive(rows: np.ndarray | slice) -> list[np.ndarray]:
+        out = []
+        for m, h, shape in zip(layers, inputs, shapes):
+            mean = torch.as_tensor(h[rows].mean(0), dtype=torch.float64).reshape(1, *shape)
+            w = {k: v.detach().cpu().double() for k, v in m.state_dict().items()}
+            out.append(torch.func.functional_call(m, w, (mean,)).flatten().numpy())
+        return out
+
+    if groups is None:
+        return drive(slice(None))
+    return [drive(np.asarray(g, dtype=np.int64)) for g in groups]
+
+
 def representation_summary(acts: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """The scalar measures of one layer: within- and between-class correlation,
     Treves-Rolls sparseness (1 - a) and the active fraction."""
@@ -201,6 +264,7 @@ def representation_summary(acts: np.ndarray, labels: np.ndarray) -> dict[str, fl
 
 __all__ = [
     "activations_by_class", "active_fraction", "check_data_width", "class_correlation_matrix",
-    "class_mean_activations", "class_selective_units", "hidden_layer_activations", "mean_input_drive",
+    "class_mean_activations", "class_selective_units", "hidden_layer_activations", "input_width",
+    "layer_modules", "mean_input_drive",
     "representation_summary", "task_selective_units", "top_units", "treves_rolls_sparseness", "within_between",
 ]

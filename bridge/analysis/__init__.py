@@ -14,8 +14,8 @@ Wake-side measures are in :mod:`ann.representations`, sleep-side activity in
 """
 from .drive import old_vs_newest, task_unit_drive
 from .plots import (
-    plot_before_after, plot_correlation_matrices, plot_population_rate, plot_raster, plot_reactivation,
-    plot_weight_change, save_figure, significance_mark,
+    plot_before_after, plot_correlation_matrices, plot_kernels, plot_population_rate, plot_raster,
+    plot_reactivation, plot_weight_change, save_figure, significance_mark,
 )
 from .reactivation import bonferroni, class_reactivation, selective_reactivation
 from .run import MEASURES, SCHEMA_VERSION, analyze_run, analyze_sleep, load_model, open_run
@@ -23,7 +23,8 @@ from .weights import weight_change
 
 __all__ = [
     "MEASURES", "SCHEMA_VERSION", "analyze_run", "analyze_sleep", "bonferroni", "class_reactivation", "load_model",
-    "old_vs_newest", "open_run", "plot_before_after", "plot_correlation_matrices", "plot_population_rate",
+    "old_vs_newest", "open_run", "plot_before_after", "plot_correlation_matrices", "plot_kernels",
+    "plot_population_rate",
     "plot_raster", "plot_reactivation", "plot_weight_change", "save_figure", "selective_reactivation",
     "significance_mark", "task_unit_drive", "weight_change",
 ]

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from .plots import (
-    _figure, plot_before_after, plot_correlation_matrices, plot_population_rate, plot_raster, plot_reactivation,
-    plot_weight_change, save_figure,
+    _figure, plot_before_after, plot_correlation_matrices, plot_kernels, plot_population_rate, plot_raster,
+    plot_reactivation, plot_weight_change, save_figure,
 )
 
 #: neurons shown in the hidden-layer rasters (the first ones of each layer)
@@ -62,6 +62,9 @@ def write_figures(report: dict[str, Any], figs: dict[str, Any], out_dir: str | P
     fig = plot_weight_change(changes, layer_names=[f"layer {l + 1}: {result.layer_names[l]} -> "
                                                    f"{result.layer_names[l + 1]}" for l in range(len(changes))])
     save(fig, "weight_change.png")
+    for name, (before, after) in figs.get("kernels", {}).items():
+        fig = plot_kernels(before, after, title=f"{name} kernels, sleep after task {last['task']}, seed {seed}")
+        save(fig, f"kernels_{name}.png")
     return written
 
 

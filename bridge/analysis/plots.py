@@ -11,6 +11,7 @@ Figure for multi-panel plots), so they work in notebooks and scripts alike.
 * :func:`plot_reactivation`: selective vs random-subset sleep firing, with
   significance marks from the Bonferroni-corrected p.
 * :func:`plot_weight_change`: histograms of the weight change per layer.
+* :func:`plot_kernels`: a convolution's kernels before / after a sleep and the change.
 * :func:`plot_before_after`: a scalar measure per layer before vs after sleep.
 """
 from __future__ import annotations
@@ -159,6 +160,38 @@ def plot_weight_change(changes: Sequence[Mapping[str, Any]], *, layer_names: Seq
     return fig
 
 
+def plot_kernels(before: np.ndarray, after: np.ndarray, *, max_channels: int = 16, title: str = ""):
+    """A convolution's kernels ``(C_out, C_in, kh, kw)`` before and after a sleep and their change:
+    three rows (before, after, after - before), one column per output channel (the first
+    ``max_channels``), each kernel averaged over its input channels. Before and after share one
+    symmetric colour scale, the change its own. Returns the Figure."""
+    before, after = np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
+    if before.ndim != 4 or before.shape != after.shape:
+        raise ValueError(f"kernels must be two (C_out, C_in, kh, kw) arrays of one shape, got {before.shape} "
+                         f"and {after.shape}")
+    n = min(int(max_channels), before.shape[0])
+    b, a = before[:n].mean(1), after[:n].mean(1)
+    d = a - b
+    m = float(max(np.abs(b).max(), np.abs(a).max())) or 1.0
+    md = float(np.abs(d).max()) or 1.0
+    fig, axes = _figure(3, n, (max(5.0, 0.9 * n + 1.2), 3.4))
+    for row, (maps, lim, label) in enumerate(((b, m, "before"), (a, m, "after"), (d, md, "change"))):
+        for c in range(n):
+            ax = axes[row, c]
+            im = ax.imshow(maps[c], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+            if row == 0:
+                ax.set_title(f"ch {c}", fontsize=7)
+        fig.colorbar(im, ax=list(axes[row]), shrink=0.8, pad=0.01)
+    c_in = before.shape[1]
+    fig.suptitle(f"{title}\n({'mean over ' + str(c_in) + ' input channels, ' if c_in > 1 else ''}"
+                 f"{n} of {before.shape[0]} output channels)", fontsize=8)
+    return fig
+
+
 def plot_before_after(values: Mapping[str, Mapping[str, float | None]], *, ylabel: str, ax=None, title: str = ""):
     """``{layer: {"before": v, "after": v}}`` as paired bars; returns the Axes."""
     ax = _axes(ax)
@@ -180,6 +213,6 @@ def legend_below(ax) -> None:
 
 
 __all__ = [
-    "legend_below", "plot_before_after", "plot_correlation_matrices", "plot_population_rate", "plot_raster", "plot_reactivation",
+    "legend_below", "plot_before_after", "plot_correlation_matrices", "plot_kernels", "plot_population_rate", "plot_raster", "plot_reactivation",
     "plot_weight_change", "save_figure", "significance_mark",
 ]

@@ -14,7 +14,12 @@ task<k>_{before,after}_sleep.pt``, see docs/results_folder.md):
    units (top-N by mean activation before sleep) vs random subsets of equal size
    (:mod:`.reactivation`), and the class reactivation r;
 4. input drive to each seen task's units from its data, before vs after (:mod:`.drive`);
-5. weight-change statistics and histograms per layer (:mod:`.weights`).
+5. weight-change statistics and histograms per layer (:mod:`.weights`); for a CNN,
+   the shared kernels before and after as a figure (``kernels_<layer>.png``).
+
+A CNN's hidden layers are its convolution and pooling layers (and hidden fc
+layers), named as in the sleep network (``conv1``, ``pool1``, ...); a feature map
+is ``C H W`` units.
 
 The schema of the result (``analysis.json``) is documented in docs/analysis.md.
 """
@@ -151,8 +156,11 @@ def selective_count(top_n: int, width: int) -> int:
     return max(1, min(int(top_n), width // 2))
 
 
-def _hidden_names(n_hidden: int) -> list[str]:
-    return [f"hidden{l}" for l in range(1, n_hidden + 1)]
+def _hidden_layer_names(layer_names: Sequence[str], n_hidden: int) -> list[str]:
+    """Names of the hidden layers: the sleep network's (``hidden1``, ... for an MLP; ``conv1``,
+    ``pool1``, ... for a CNN), or ``hidden1``, ... if they do not match ``n_hidden``."""
+    names = list(layer_names)[1:-1]
+    return names if len(names) == n_hidden else [f"hidden{l}" for l in range(1, n_hidden + 1)]
 
 
 def analyze_sleep(data: RunData, seed: int, k: int, *, top_n: int = 100,
@@ -182,7 +190,7 @@ def analyze_sleep(data: RunData, seed: int, k: int, *, top_n: int = 100,
     x, y = data.x_test[mask], data.y_test[mask]
     acts_before = hidden_layer_activations(before, x)
     acts_after = hidden_layer_activations(after, x)
-    names = _hidden_names(len(acts_before))
+    names = _hidden_layer_names(outcome.result.layer_names, len(acts_before))
     task_x = [data.x_test[np.isin(data.y_test, g)] for g in groups]
     units = [task_selective_units(a, y, groups, selective_count(top_n, a.shape[1])) for a in acts_before]
     drive = task_unit_drive(before, after, task_x, units)
@@ -207,8 +215,12 @@ def analyze_sleep(data: RunData, seed: int, k: int, *, top_n: int = 100,
             "class_reactivation_r": {str(c): v for c, v in class_reactivation(ab, y, counts).items()},
             "input_drive": {"tasks": drive[l], **old_vs_newest(drive[l])},
         }
-    changes = weight_change(export_weights(before), w_saved)
+    w_before = export_weights(before)
+    changes = weight_change(w_before, w_saved)
     figs["weight_change"] = changes
+    # a CNN's shared kernels (C_out, C_in, kh, kw) before and after, named by the layer they feed
+    figs["kernels"] = {outcome.result.layer_names[l + 1]: (np.asarray(b), np.asarray(a))
+                       for l, (b, a) in enumerate(zip(w_before, w_saved)) if np.ndim(b) == 4}
     figs["result"] = outcome.result
     entry = {"task": k, "steps": int(steps), "classes_seen": seen_classes, "test_examples": int(mask.sum()),
              "reproduced": bool(reproduced), "layers": layers,
