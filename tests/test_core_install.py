@@ -125,6 +125,9 @@ CORE_SCRIPT = textwrap.dedent("""
     replay(model, x, steps=5)
     report["replay"] = replay.tasks_seen
     report["subset"] = ann.load_dataset("mnist-subset").x_train.shape
+    from ann.corruptions import Corruption   # the robustness protocol's distortions need no extra
+    report["blur"] = [Corruption(k, 0.4).apply(x[:2].astype("float32"), 0).shape
+                      for k in ("gaussian_noise", "salt_pepper", "blur")]
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         report["run"] = main(["run", "--sizes", "784", "8", "10", "--seeds", "0", "--methods", "sequential", "src",
@@ -157,6 +160,7 @@ def test_core_only_environment(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["fast"] == report["dense"] == [5, 3] and report["replay"] == 1
     assert report["subset"] == [4000, 784]
+    assert report["blur"] == [[2, 784]] * 3
     assert report["run"] == 0, report["stderr"]
     assert (tmp_path / "run" / "summary.json").is_file()
     for command, extra in (("tune", "tune"), ("rescore", "tune"), ("analyze", "analysis")):

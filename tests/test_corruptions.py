@@ -110,3 +110,24 @@ def test_class_holdout_and_fraction_are_stratified_seeded_and_nested():
         class_fraction(y[kept], 100, 0, class_totals={c: 100 for c in range(10)})
     with pytest.raises(DataError, match="percent"):
         class_fraction(y, 0, 0)
+
+
+@pytest.mark.parametrize("sigma, shape", [(0.7, (28, 28)), (2, (28, 28)), (4, (28, 28)), (6, (28, 28)),
+                                          (6, (5, 7)), (1.3, (3, 11))])
+def test_blur_equals_scipy_gaussian_filter(sigma, shape):
+    # the reference: scipy.ndimage.gaussian_filter, mode "reflect", truncate 4 (the analysis extra has scipy);
+    # (5, 7) with sigma 6: a kernel radius of 24, several mirrorings of the image
+    ndimage = pytest.importorskip("scipy.ndimage")
+    x = np.random.default_rng(3).random((6, 2) + shape).astype(np.float32)
+    want = ndimage.gaussian_filter(x, sigma=(0, 0, sigma, sigma), mode="reflect")
+    got = gaussian_blur(x, sigma)
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-7)
+    np.testing.assert_allclose(gaussian_blur(x.reshape(12, -1), sigma, image_shape=shape).reshape(x.shape), got)
+
+
+def test_blur_kernel_is_scipys():
+    from ann.corruptions import gaussian_kernel
+    k = gaussian_kernel(2.0)
+    assert len(k) == 17 and abs(k.sum() - 1) < 1e-15 and k.argmax() == 8
+    np.testing.assert_allclose(k, k[::-1])
