@@ -22,6 +22,9 @@ from snn.brian2.codegen import b2
 
 from .conftest import GOLDEN_FILES, random_input, random_network
 
+# Brian2 builds compile code: the slow tier (make test runs it, make test-quick does not)
+pytestmark = pytest.mark.slow
+
 WEIGHT_TOL = 1e-9
 
 

@@ -54,6 +54,7 @@ def test_conversion_layers_and_per_layer_normalization(trained):
     assert [w.shape for w in export_weights(model)] == [(16, 1, 5, 5), (2, 2), (32, 16, 5, 5), (2, 2), (10, 512)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sum", "sequential"])
 def test_fast_equals_dense_on_a_trained_cnn(trained, mode):
     model, tasks = trained

@@ -92,6 +92,7 @@ def test_feature_file(tmp_path):
         load_feature_file(tmp_path / "none.npz")
 
 
+@pytest.mark.slow
 def test_feature_file_experiment_learns(tmp_path):
     """CIFAR-style: user features, 2048 -> hidden -> 10 in the reference would be larger; small here."""
     path = write_features(tmp_path / "feat.npz", n=600, d=64)

@@ -16,6 +16,9 @@ from bridge.errors import ClusterError
 from bridge.experiments import ExperimentConfig, run_experiment
 from bridge.experiments.distributed import preflight
 
+# Dask clusters: the slow tier (make test runs it, make test-quick does not)
+pytestmark = pytest.mark.slow
+
 CONFIG = {
     "experiment": {"sizes": [784, 48, 32, 10], "seeds": [0, 1], "class_groups": [[0, 1], [2, 3], [4, 5]],
                    "max_train_per_task": 300, "init_range": 0.1, "updates_per_task": 40,

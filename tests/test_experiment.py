@@ -26,6 +26,7 @@ def cli(*args):
     return subprocess.run([sys.executable, "-m", "bridge.cli", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_run_writes_summary_resumes_and_never_overwrites(tmp_path):
     cfg = tmp_path / "small.toml"
     cfg.write_text(SMALL)

@@ -324,6 +324,7 @@ def trained_sleep():
     return spec.network, spikes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_frozen_trained_784_1200_1200_10_matches_fast_engine(trained_sleep, simulator):
     net, spikes = trained_sleep
