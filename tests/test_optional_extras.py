@@ -31,7 +31,8 @@ def block(monkeypatch, blocked: list[str], forget: tuple[str, ...] = ()) -> None
             continue
         monkeypatch.delitem(sys.modules, name)
         parent, _, child = name.rpartition(".")
-        if parent in loaded and getattr(loaded[parent], child, None) is loaded[name]:
+        # only attributes the parent really holds (NEST's module object serves some lazily: nothing to delete)
+        if parent in loaded and getattr(loaded[parent], "__dict__", {}).get(child) is loaded[name]:
             monkeypatch.delattr(loaded[parent], child)
     for name in blocked:
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: ImportError on import
