@@ -45,12 +45,29 @@
 #include <limits>
 
 // Includes from nestkernel:
+#include "archiving_node.h"
 #include "connection.h"
 #include "histentry.h"
 #include "kernel_manager.h"
 
 namespace srcnest
 {
+
+/*
+ *  The time of the last spike of an ArchivingNode (ms; -1 before its first one).
+ *  ArchivingNode::get_spiketime_ms() is protected; a pointer to it formed through a
+ *  derived class is how C++ lets code outside the class call it. It is an inline
+ *  read of one double, against get_history(), a virtual call that walks the history.
+ */
+struct ArchiveAccess : nest::ArchivingNode
+{
+  static double
+  last_spike_ms( const nest::Node& node )
+  {
+    constexpr double ( nest::ArchivingNode::*get )() const = &ArchiveAccess::get_spiketime_ms;
+    return ( static_cast< const nest::ArchivingNode& >( node ).*get )();
+  }
+};
 
 template < typename targetidentifierT >
 class src_synapse : public nest::Connection< targetidentifierT >
@@ -100,6 +117,11 @@ public:
     ConnTestDummyNode dummy_target;
     ConnectionBase::check_connection_( dummy_target, s, t, receptor_type );
     check_delay_();
+    if ( dynamic_cast< nest::ArchivingNode* >( &t ) == nullptr )
+    {
+      // send() reads the target's last spike time as an ArchivingNode
+      throw nest::IllegalConnection( "src_synapse needs a target that archives its spikes (an ArchivingNode)" );
+    }
     // post spikes before the connection exists are not this synapse's
     t_applied_ = std::max( t_applied_, now_ms_() );
     t.register_stdp_connection( t_applied_, get_delay() );
@@ -110,11 +132,16 @@ public:
   {
     const double t_spike = e.get_stamp().get_ms();
     nest::Node* target = get_target( tid );
-    History::iterator start;
-    History::iterator finish;
-    // post spikes T in (t_applied, t_spike]: the steps before the one this spike arrives in
-    target->get_history( t_applied_, t_spike, &start, &finish );
-    weight_ = replay_( weight_, start, finish );
+    // post spikes T in (t_applied, t_spike]: the steps before the one this spike arrives in.
+    // None when the target has not fired after t_applied (get_history would return an
+    // empty range and touch no access counter), the common case: skip the lookup.
+    if ( ArchiveAccess::last_spike_ms( *target ) > t_applied_ )
+    {
+      History::iterator start;
+      History::iterator finish;
+      target->get_history( t_applied_, t_spike, &start, &finish );
+      weight_ = replay_( weight_, start, finish );
+    }
     t_applied_ = std::max( t_applied_, t_spike );
     t_last_pre_ = t_spike;
 
@@ -181,9 +208,9 @@ public:
   flushed_weight() const
   {
     nest::Node* target = get_target( 0 );
-    if ( target == nullptr )
+    if ( target == nullptr or ArchiveAccess::last_spike_ms( *target ) <= t_applied_ )
     {
-      return weight_;
+      return weight_;  // nothing pending (as in send())
     }
     History::iterator start;
     History::iterator finish;
