@@ -85,11 +85,18 @@ class NestBackend(Backend):
             w = np.zeros(shape, dtype=np.float64)
             for prj in ly.projections:  # each projection has a synapse model of its own
                 src, tgt, values = reader.read(self.nest, prj.nest_synapse_model)
-                pre_ids = np.asarray(prj.pre.node_collection.tolist(), dtype=np.int64)
-                post_ids = np.asarray(prj.post.node_collection.tolist(), dtype=np.int64)
-                w[np.searchsorted(post_ids, tgt), np.searchsorted(pre_ids, src)] = values
+                w[self._index(prj.post, tgt), self._index(prj.pre, src)] = values
             out.append(w)
         return out
+
+    @staticmethod
+    def _index(pop: Any, node_ids: np.ndarray) -> np.ndarray:
+        """Indices in ``pop`` of NEST node ids (PyNN populations are contiguous id ranges:
+        a subtraction; a search where one is not)."""
+        first, n = int(pop.first_id), int(pop.size)
+        if int(pop.last_id) - first + 1 == n:
+            return node_ids - first
+        return np.searchsorted(np.asarray(pop.node_collection.tolist(), dtype=np.int64), node_ids)
 
     def record_spikes(self, pops: list[Any], through_pynn: bool = True) -> None:
         """PyNN's recording, or one NEST ``spike_recorder`` per population read as arrays
