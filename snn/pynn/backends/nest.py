@@ -44,8 +44,10 @@ class NestBackend(Backend):
         self.sim = sim
         threads = int(self.options.get("threads", 1))
         with quiet():
-            # on_grid: iaf_psc_delta (iaf_psc_delta_ps refuses tau_refrac = 0)
-            sim.setup(timestep=self.dt, min_delay=self.dt, max_delay=max(10.0 * self.dt, self.dt),
+            # on_grid: iaf_psc_delta (iaf_psc_delta_ps refuses tau_refrac = 0); every delay is one
+            # step, so max_delay = dt: each neuron's input ring buffer holds min + max delay = 2 slots
+            # (11 with max_delay = 10 dt), about 10 % less CPU time for the native sleep
+            sim.setup(timestep=self.dt, min_delay=self.dt, max_delay=self.dt,
                       spike_precision="on_grid", threads=threads, verbosity="error")
         set_nest_verbosity(nest)
         self._det = None
