@@ -1,12 +1,12 @@
 """The main job through the command line."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from bridge.experiments import ExperimentConfig
+
+from ._experiment_fixtures import run_cli as cli
 
 SMALL = """
 [experiment]
@@ -20,10 +20,6 @@ preset = "mnist"
 steps_first = 600
 steps_per_task = 200
 """
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.mark.slow
@@ -74,8 +70,12 @@ def test_run_writes_summary_resumes_and_never_overwrites(tmp_path):
     assert json.loads((out / "summary.json").read_text())["resumed_runs"] == 0
 
 
+@pytest.mark.slow
 def test_demo_protocol_src_beats_sequential(tmp_path):
-    """The default main job (reference net and hyperparameters), one seed."""
+    """The default main job (reference net and hyperparameters), one seed.
+
+    Slow (~200 CPU-s): the reference 784-1200-1200-10 net sleeps 35000 steps; what it
+    checks is the default config itself, so it cannot run on a smaller one."""
     proc = cli("run", "--seeds", "0", "--out", tmp_path, "--no-progress")
     assert proc.returncode == 0, proc.stderr
     methods = json.loads((tmp_path / "summary.json").read_text())["methods"]
