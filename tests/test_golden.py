@@ -14,6 +14,7 @@ import bridge
 from ann import SleepMLP
 from bridge.conformance import check_trace, load_trace, params_from_trace
 
+from ._experiment_fixtures import run_cli
 from .conftest import GOLDEN_FILES
 
 
@@ -39,8 +40,7 @@ def test_golden_python_api(golden_dir, name, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", GOLDEN_FILES)
 def test_golden_cli(golden_dir, name, dtype):
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(golden_dir / name),
-                           "--engine", "fast", "--dtype", dtype], capture_output=True, text=True)
+    proc = run_cli("conformance", golden_dir / name, "--engine", "fast", "--dtype", dtype)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout and "steps/s" in proc.stdout
 
@@ -55,7 +55,18 @@ def test_conformance_detects_a_wrong_trace(golden_dir, tmp_path):
     np.savez(path, **d)
     report = check_trace(path)
     assert not report.passed and report.mismatched_steps == 1
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(path)],
+    proc = run_cli("conformance", path)
+    assert proc.returncode == 1 and "FAIL" in proc.stdout
+
+
+@pytest.mark.slow
+def test_conformance_exit_status_through_the_entry_point(golden_dir, tmp_path):
+    """The one real process of this file (~8 CPU-s, mostly imports): a FAIL exits 1."""
+    d = dict(np.load(golden_dir / GOLDEN_FILES[0]))
+    d["expected_counts"] = d["expected_counts"].copy()
+    d["expected_counts"][5, 1] += 1
+    np.savez(tmp_path / "altered.npz", **d)
+    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(tmp_path / "altered.npz")],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "FAIL" in proc.stdout
 
@@ -72,8 +83,7 @@ def test_malformed_trace_is_rejected(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(ValueError, match=message):
         load_trace(path)
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(path)],
-                          capture_output=True, text=True)
+    proc = run_cli("conformance", path)
     assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -86,6 +96,5 @@ def test_trace_with_wrong_shapes_is_rejected(golden_dir, tmp_path):
 
 
 def test_missing_trace_file(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "conformance", str(tmp_path / "nope.npz")],
-                          capture_output=True, text=True)
+    proc = run_cli("conformance", tmp_path / "nope.npz")
     assert proc.returncode == 2 and "does not exist" in proc.stderr
