@@ -5,8 +5,6 @@ import gzip
 import hashlib
 import http.server
 import json
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -17,6 +15,7 @@ from ann.data import fashion_mnist_dir
 from ann.download import ChecksumError, download_mnist
 from bridge.experiments import ExperimentConfig, load_tasks
 
+from ._experiment_fixtures import run_cli
 from .test_ann import make_idx_folder
 
 
@@ -108,8 +107,7 @@ methods = ["sequential", "parallel"]
 preset = "cifar10"
 steps_first = 300
 """)
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(tmp_path / "c.toml"), "--out",
-                           str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True)
+    proc = run_cli("run", tmp_path / "c.toml", "--out", tmp_path / "o", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     m = json.loads((tmp_path / "o" / "summary.json").read_text())["methods"]
     assert m["parallel"]["final_accuracy"]["mean"] > 80 and m["sequential"]["final_accuracy"]["mean"] < 30
