@@ -18,6 +18,8 @@ from bridge.errors import ResultsDirError
 from bridge.experiments import (ExperimentConfig, cell_path, evaluate, load_tasks, model_path, new_model,
                                 results_lock, run_experiment, write_json)
 
+from ._experiment_fixtures import run_cli
+
 TINY = {
     "experiment": {"sizes": [784, 32, 24, 10], "seeds": [0], "class_groups": [[0, 1], [2, 3]],
                    "max_train_per_task": 100, "updates_per_task": 5, "init_range": 0.1,
@@ -53,8 +55,7 @@ def test_second_process_on_a_locked_folder_refuses(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         cfg = tmp_path / "tiny.json"
         cfg.write_text(json.dumps(TINY))
-        proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(cfg), "--out", str(out),
-                               "--no-progress"], capture_output=True, text=True)
+        proc = run_cli("run", cfg, "--out", out, "--no-progress")  # the holder is the other process
         assert proc.returncode == 2, proc.stderr
         assert "in use by another run" in proc.stderr and str(out) in proc.stderr
         assert sorted(p.name for p in out.iterdir()) == [".lock"]  # nothing written, nothing archived
@@ -135,8 +136,7 @@ def test_empty_out_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ResultsDirError, match="empty"):
         run_experiment(tiny(), "", progress=False)
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", "--out", "", "--no-progress"],
-                          capture_output=True, text=True)
+    proc = run_cli("run", "--out", "", "--no-progress")
     assert proc.returncode == 2 and "empty" in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []
 

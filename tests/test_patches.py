@@ -1,12 +1,12 @@
 """The toy patches task: forgetting grows with overlap; sleep recovers task 1."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from ann.patches import make_patches, patches_tasks
+
+from ._experiment_fixtures import run_cli
 
 
 def test_patch_images():
@@ -28,8 +28,7 @@ def test_patches_sweep_sleep_recovers_task1(tmp_path):
 overlaps = [3, 13]
 trials = 2
 """)
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(tmp_path / "p.toml"), "--out",
-                           str(tmp_path / "o"), "--no-progress"], capture_output=True, text=True)
+    proc = run_cli("run", tmp_path / "p.toml", "--out", tmp_path / "o", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     rows = {r["overlap"]: r for r in json.loads((tmp_path / "o" / "summary.json").read_text())["rows"]}
     assert rows[3]["task1_after_task1"] == 100 and rows[13]["task1_after_task1"] == 100
@@ -41,6 +40,5 @@ trials = 2
 
 def test_bad_patches_config(tmp_path):
     (tmp_path / "p.toml").write_text("[patches]\noverlaps = [40]\n")
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(tmp_path / "p.toml"), "--out",
-                           str(tmp_path / "o")], capture_output=True, text=True)
+    proc = run_cli("run", tmp_path / "p.toml", "--out", tmp_path / "o")
     assert proc.returncode == 2 and "overlap must be in" in proc.stderr

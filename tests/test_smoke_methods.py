@@ -4,10 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smoke.toml"
 
 
+@pytest.mark.slow
 def test_every_method_learns(tmp_path):
+    """Slow (~30 CPU-s): ten methods, each trained and evaluated on three tasks."""
     proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(CONFIG), "--out", str(tmp_path),
                            "--no-progress"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
