@@ -18,7 +18,6 @@ import bridge
 import snn
 from ann import SleepMLP, TrainConfig, class_incremental_tasks, load_mnist_subset, train_task
 from snn.brian2 import Brian2Engine, compiler_problem
-from snn.brian2.codegen import b2
 
 from .conftest import GOLDEN_FILES, random_input, random_network
 
@@ -79,12 +78,8 @@ def test_two_engines_alive_at_once():
     assert_same(run("fast", net_b, spikes)[1], rb)
 
 
-def test_brian2_global_state_is_restored():
-    target = b2.prefs["codegen.target"]
-    run("brian2", random_network(), random_input(steps=20), codegen="cpp_standalone")
-    assert type(b2.get_device()).__name__ == "RuntimeDevice"
-    assert b2.prefs["codegen.target"] == target
-    assert b2.prefs["codegen.loop_invariant_optimisations"] is True
+# that a cpp_standalone run restores Brian2's global device and preferences is checked by
+# test_engine_contract.py::test_spikes_and_weights_equal_dense (every Brian2 code generation target)
 
 
 def test_cache_dir_is_project_controlled(tmp_path, monkeypatch):
@@ -203,11 +198,12 @@ def test_missing_compiler(codegen, tmp_path, monkeypatch):
     assert_same(run("fast", net, spikes)[1], res)
 
 
-def test_run_cli_brian2_gives_the_same_summary_as_fast(tmp_path):
-    """`sleep-replay run --engine brian2` reproduces the fast engine's accuracies."""
+def test_run_cli_brian2_gives_the_same_summary_as_fast(tmp_path, capsys):
+    """`sleep-replay run --engine brian2` reproduces the fast engine's accuracies (in this process:
+    the entry point as a process is tested by ``test_golden_trace_cli``)."""
     import json
-    import subprocess
-    import sys
+
+    from bridge.cli import main
 
     (tmp_path / "c.toml").write_text("""
 [experiment]
@@ -216,18 +212,19 @@ init_range = 0.1
 seeds = [0]
 methods = ["src"]
 class_groups = [[0, 1], [2, 3]]
+max_train_per_task = 200
+updates_per_task = 20
 [sleep]
 preset = "mnist"
 beta = [2.0, 4.0, 4.0]
-steps_first = 400
-steps_per_task = 100
+steps_first = 200
+steps_per_task = 60
 """)
     finals = {}
     for engine in ("fast", "brian2"):
         out = tmp_path / engine
-        proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(tmp_path / "c.toml"), "--engine",
-                               engine, "--out", str(out), "--no-progress"], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
+        code = main(["run", str(tmp_path / "c.toml"), "--engine", engine, "--out", str(out), "--no-progress"])
+        assert code == 0, capsys.readouterr().err
         cell = json.loads((out / "cells" / "src" / "seed_0.json").read_text())
         finals[engine] = (cell["accuracy_matrix"], cell["sleep_spikes_per_step"])
     assert sum(sum(c[1:]) for c in finals["fast"][1]) > 0, "the test network must spike in its hidden layers"

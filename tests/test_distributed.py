@@ -19,11 +19,12 @@ from bridge.experiments.distributed import preflight
 # Dask clusters: the slow tier (make test runs it, make test-quick does not)
 pytestmark = pytest.mark.slow
 
+#: 4 cells (2 seeds x 2 methods) of 2 tasks each: enough for two workers and a killed one
 CONFIG = {
-    "experiment": {"sizes": [784, 48, 32, 10], "seeds": [0, 1], "class_groups": [[0, 1], [2, 3], [4, 5]],
-                   "max_train_per_task": 300, "init_range": 0.1, "updates_per_task": 40,
+    "experiment": {"sizes": [784, 32, 24, 10], "seeds": [0, 1], "class_groups": [[0, 1], [2, 3]],
+                   "max_train_per_task": 150, "init_range": 0.1, "updates_per_task": 20,
                    "methods": ["sequential", "src"]},
-    "sleep": {"preset": "mnist", "steps_first": 400, "steps_per_task": 200},
+    "sleep": {"preset": "mnist", "steps_first": 200, "steps_per_task": 100},
 }
 #: what may differ between runs of the same cell: where and how long it ran
 VOLATILE = {"ran_on", "wall_time_s", "sleep_seconds", "timing"}
@@ -107,13 +108,20 @@ def test_real_scheduler_and_a_killed_worker(serial_run, tmp_path):
             p.wait()
 
 
-def test_unreachable_scheduler_fails_before_work(tmp_path):
+def test_unreachable_scheduler_fails_before_work(tmp_path, capsys, monkeypatch):
+    """In this process (exit codes of the real process: test_real_scheduler_and_a_killed_worker);
+    the connection timeout shortened from 10 s: nothing listens on port 9."""
+    from bridge.cli import main
+    from bridge.experiments import distributed
+
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT_S", 2.0)
     cfg_path = tmp_path / "grid.json"
     cfg_path.write_text(json.dumps(CONFIG))
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "run", str(cfg_path), "--out", str(tmp_path / "o"),
-                           "--scheduler", "tcp://127.0.0.1:9", "--no-progress"], capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
-    assert "cannot reach the Dask scheduler" in proc.stderr and "Traceback" not in proc.stderr
+    code = main(["run", str(cfg_path), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9",
+                 "--no-progress"])
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert "cannot reach the Dask scheduler" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "o" / "cells").exists()
 
 

@@ -46,6 +46,8 @@ class EngineCase:
     potentials: the engine exposes ``potentials`` (membrane potentials per layer).
     timing_keys: engine-specific entries of ``SleepResult.timing``.
     golden: (trace file, dtype) pairs the engine must pass.
+    sizes: layer sizes of the random network of the equality test (cpp_standalone compiles
+        a C++ project per network shape: two layers compile a third less code than three).
     """
 
     engine: str
@@ -55,6 +57,7 @@ class EngineCase:
     potentials: bool = True
     timing_keys: tuple[str, ...] = ()
     golden: tuple[tuple[str, str], ...] = ()
+    sizes: tuple[int, ...] = (30, 20, 15, 5)
 
     @property
     def id(self) -> str:
@@ -90,7 +93,7 @@ CASES: dict[str, EngineCase] = {
 #: further configurations checked against the dense engine (spike equality only)
 VARIANTS = [
     EngineCase("brian2", {"codegen": "numpy"}, timing_keys=("sim_s", "compile_s")),
-    EngineCase("brian2", {"codegen": "cpp_standalone"}, timing_keys=("sim_s", "compile_s")),
+    EngineCase("brian2", {"codegen": "cpp_standalone"}, timing_keys=("sim_s", "compile_s"), sizes=(30, 20, 5)),
 ]
 
 
@@ -179,9 +182,16 @@ EQUALITY = ([pytest.param(c, "float64", id=f"{c.id}-float64", marks=tier(c)) for
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("case, dtype", EQUALITY)
 def test_spikes_and_weights_equal_dense(case, dtype, rule):
-    net, spikes = random_network(rule=rule), random_input(steps=400)
+    net, spikes = random_network(sizes=case.sizes, rule=rule), random_input(steps=400)
     ref_eng, ref = dense_run(net, spikes, dtype)
+    if case.engine == "brian2":
+        from snn.brian2.codegen import b2
+        target = b2.prefs["codegen.target"]
     eng, res = case_run(case, net, spikes, dtype=dtype)
+    if case.engine == "brian2":  # Brian2's global device and preferences are restored after a run
+        assert type(b2.get_device()).__name__ == "RuntimeDevice"
+        assert b2.prefs["codegen.target"] == target
+        assert b2.prefs["codegen.loop_invariant_optimisations"] is True
     assert ref.counts[:, 1:].sum(0).min() > 20, "the test network must actually spike"
     assert res.engine == case.engine and res.layer_names == ref.layer_names and res.dt_ms == ref.dt_ms
     assert res.weights[0].dtype == np.dtype(dtype)
@@ -309,7 +319,13 @@ def test_counts_totals_and_records_agree_and_recording_off_keeps_them(case):
 
 
 # ------------------------------------------------------------------ golden traces
-GOLDEN = [pytest.param(c, name, dtype, id=f"{c.id}-{name.removesuffix('.npz')}-{dtype}", marks=tier(c))
+def golden_tier(case: EngineCase, name: str) -> tuple:
+    """``slow`` for the simulators and for NEST's native rule on the larger trace (784-400-300-10,
+    about 6 CPU-s); the quick tier replays the smaller trace through it."""
+    return tier(case) or ((pytest.mark.slow,) if case.engine == "pynn.nest.native" and name == SMALL_GOLDEN else ())
+
+
+GOLDEN = [pytest.param(c, name, dtype, id=f"{c.id}-{name.removesuffix('.npz')}-{dtype}", marks=golden_tier(c, name))
           for c in CASES.values() for name, dtype in c.golden]
 
 

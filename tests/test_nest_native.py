@@ -287,7 +287,9 @@ def test_fresh_cache_builds_the_module_and_runs_the_sleep(tmp_path):
 
 
 @pytest.mark.slow
-def test_conformance_command_passes_both_golden_traces(golden_dir, capsys):
-    for trace in sorted(golden_dir.glob("*.npz")):
-        assert cli_main(["conformance", str(trace), "--engine", "pynn.nest.native"]) == 0
-        assert "PASS" in capsys.readouterr().out
+def test_conformance_command_passes_a_golden_trace(golden_dir, capsys):
+    """The command with this engine on the smaller golden network (784-300-200-10): that the engine
+    passes both traces is test_engine_contract.py::test_golden_trace[pynn.nest.native-*]."""
+    trace = golden_dir / "mnist_5tasks_hot.npz"
+    assert cli_main(["conformance", str(trace), "--engine", "pynn.nest.native"]) == 0
+    assert "PASS" in capsys.readouterr().out

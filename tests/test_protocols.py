@@ -16,6 +16,8 @@ from bridge.experiments import results_lock
 from bridge.protocols import ProtocolConfig, cell_path, run_protocol, run_protocol_cell
 from bridge.protocols.common import load_data
 
+from ._sim_fixtures import dask_cluster, dask_scheduler  # noqa: F401  (fixtures)
+
 SLEEP = {"preset": "mnist", "steps_first": 100}
 CANDIDATES = [{"inc": 0.001, "dec": 0.0001}, {"inc": 0.0001, "dec": 0.00001}]
 
@@ -234,9 +236,10 @@ def test_command_line_runs_a_protocol_config_and_refuses_flags_it_cannot_honour(
 
 
 @pytest.mark.slow
-def test_dask_workers_give_the_serial_numbers(tmp_path):
+def test_dask_workers_give_the_serial_numbers(tmp_path, dask_scheduler):
+    """On the session's local cluster (two worker processes)."""
     cfg = ProtocolConfig.from_dict({**tables(), "experiment": {**tables()["experiment"], "seeds": [0, 1]}})
     serial = run_protocol(cfg, tmp_path / "serial", progress=False, threads_per_worker=1)
-    dask = run_protocol(cfg, tmp_path / "dask", progress=False, workers=2, threads_per_worker=1)
+    dask = run_protocol(cfg, tmp_path / "dask", progress=False, scheduler=dask_scheduler, threads_per_worker=1)
     assert dask["results"] == serial["results"]
     assert {r["worker"] for r in dask["ran_on"].values()} != {"local"}

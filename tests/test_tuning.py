@@ -20,6 +20,8 @@ from bridge.tuning import (TuneConfig, parse_space, read_preset_file, trial_valu
 from bridge.tuning.study import JOURNAL_FILE
 from bridge.tuning.tuner import start_values, tuning_data
 
+from ._sim_fixtures import dask_cluster, dask_scheduler, worker_log_messages  # noqa: F401  (fixtures)
+
 #: a tiny run: 2 tasks of 100 examples, a 784-16-10 network, a few updates and sleep steps
 TINY = {
     "experiment": {"class_groups": [[0, 1], [2, 3]], "max_train_per_task": 100, "sizes": [784, 16, 10],
@@ -302,25 +304,30 @@ def test_cli_tune_writes_a_preset(tmp_path, tasks_data, monkeypatch, capsys):
     assert params == TuneConfig.from_file(config).experiment.sleep  # trial 0: the [sleep] table's values
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_runaway_sleep_fails_its_trial_not_the_search(tmp_path, tasks_data, capfd, workers):
+@pytest.mark.parametrize("on_dask", [False, True], ids=["serial", "dask"])
+def test_runaway_sleep_fails_its_trial_not_the_search(tmp_path, tasks_data, capfd, request, on_dask):
     """tune.max_spikes_per_step: a trial whose sleep fires more stops and is recorded as failed;
-    on Dask the failure comes back as the trial's result, not as a failed task with a traceback."""
-    result = tune(tiny(max_spikes_per_step=1e-6, workers=workers), tmp_path / "out", data=tasks_data,
+    on Dask (the session's cluster) the failure comes back as the trial's result, not as a failed
+    task with a traceback."""
+    where = {"scheduler": request.getfixturevalue("dask_scheduler")} if on_dask else {"workers": 0}
+    result = tune(tiny(max_spikes_per_step=1e-6, **where), tmp_path / "out", data=tasks_data,
                   progress=False, figures=False)
     assert result.new_trials == 3
     failed = [t for t in result.study.trials if t.state.name == "FAIL"]
     assert failed and all("ActivityLimitError" in t.user_attrs["error"] for t in failed)
     assert "Compute Failed" not in capfd.readouterr().err
+    if on_dask:  # the workers log a failed task ("Compute Failed") at WARNING level
+        assert not [m for m in worker_log_messages(where["scheduler"]) if "Compute Failed" in m]
     # the limit is part of the search config: a study without it is another study
     assert TuneConfig.from_dict(tiny(max_spikes_per_step=1e-6)).fingerprint() != TuneConfig.from_dict(tiny()).fingerprint()
 
 
 # ------------------------------------------------------------------- Dask
-def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clean_study):
-    """Two local worker processes; the random sampler asks the same parameters whatever the
-    order values come back in, and each trial's value is that of the serial run."""
-    result = tune(tiny(workers=2), tmp_path / "dask", data=tasks_data, progress=False, figures=False)
+def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clean_study, dask_scheduler):
+    """Two worker processes (the session's local cluster); the random sampler asks the same
+    parameters whatever the order values come back in, and each trial's value is that of the
+    serial run."""
+    result = tune(tiny(scheduler=dask_scheduler), tmp_path / "dask", data=tasks_data, progress=False, figures=False)
     assert result.new_trials == 3
     assert trial_rows(result.study) == trial_rows(clean_study.study)
     hosts = [t.user_attrs.get("ran_on") for t in result.study.trials]

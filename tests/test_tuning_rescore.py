@@ -10,6 +10,7 @@ from bridge.errors import ConfigError
 from bridge.experiments.results_io import read_json
 from bridge.tuning import TuneConfig, rescore, trial_value, tune
 from bridge.tuning.tuner import tuning_data
+from tests._sim_fixtures import dask_cluster, dask_scheduler  # noqa: F401  (fixtures)
 from tests.test_tuning import no_trials, poisoned, tasks_data, tiny, trial_rows  # noqa: F401  (fixtures)
 
 
@@ -54,9 +55,10 @@ def test_other_seeds_and_split_never_read_the_test_split(study, tasks_data, monk
     assert result.path.name != rescore(tiny(), study.out, top=1, data=tasks_data, progress=False).path.name
 
 
-def test_dask_workers_give_the_serial_values(study, tasks_data):
+def test_dask_workers_give_the_serial_values(study, tasks_data, dask_scheduler):
     serial = rescore(tiny(), study.out, top=2, seeds=[1], data=tasks_data, progress=False)
-    parallel = rescore(tiny(), study.out, top=2, seeds=[1], workers=2, data=tasks_data, progress=False)
+    parallel = rescore(tiny(), study.out, top=2, seeds=[1], scheduler=dask_scheduler, data=tasks_data,
+                       progress=False)
     assert [(r["number"], r["per_seed"]) for r in parallel.rows] == [(r["number"], r["per_seed"]) for r in serial.rows]
 
 
