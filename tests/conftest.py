@@ -42,8 +42,12 @@ def random_input(n_inputs=30, steps=400, p=0.25, seed=1) -> snn.InputSpikes:
 # than QUICK_TEST_CPU_S of CPU time (this process's and its subprocesses', setup and teardown
 # included: CPU seconds depend far less on the machine's load than wall time) is listed at the
 # end of the run; over QUICK_TEST_FAIL_CPU_S a quick-tier run (-m 'not slow') fails: mark it @pytest.mark.slow.
-QUICK_TEST_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_CPU_S", "10"))
-QUICK_TEST_FAIL_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_FAIL_CPU_S", "30"))
+# The thresholds follow the quick tier's budget (issue 28: <= 3 min on 2 cores, about 360 worker-s of
+# wall, about 250 CPU-s at the suite's wall/CPU ratio of 1.45): in the profile of the whole suite the
+# ~750 unmarked tests under 3 CPU-s cost 144 CPU-s together, which leaves room for a few tests of 3-10
+# CPU-s (listed, so they are seen) but not for one over 10 (a cold compile cache can cost that much).
+QUICK_TEST_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_CPU_S", "3"))
+QUICK_TEST_FAIL_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_FAIL_CPU_S", "10"))
 _UNMARKED_SLOW: list[tuple[str, float, float]] = []  # (test, CPU s, wall s)
 _WALL_S: dict[str, float] = {}
 _CPU_START = pytest.StashKey[float]()
