@@ -43,6 +43,7 @@ def _subparser(name):
 
 
 # ------------------------------------------------------------ flags and help
+@pytest.mark.slow
 def test_version_from_package_metadata():
     proc = subprocess.run([sys.executable, "-m", "bridge.cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0
@@ -221,6 +222,7 @@ def test_malformed_trace_exits_2_never_1(tmp_path, capsys, small_trace, key, val
 
 
 # -------------------------------------------------------------------- SIGINT
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_exits_130_and_leaves_no_partial_file(tmp_path, signum):
     """Ctrl-C, or SIGTERM (kill, a batch system's time limit), stops the run cleanly."""

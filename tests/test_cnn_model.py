@@ -50,6 +50,7 @@ def test_cnn_refuses_bad_arguments_naming_them(kwargs, field):
         ann.SleepCNN(**kwargs)
 
 
+@pytest.mark.slow
 def test_cnn_trains_with_the_reference_loop():
     data = ann.load_mnist_subset()
     task = ann.class_incremental_tasks(data, [(0, 1)])[0]

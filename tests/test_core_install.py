@@ -148,6 +148,7 @@ CORE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_core_only_environment(tmp_path):
     allowed = closure(PROJECT["dependencies"]) | {SELF}
     blocked = sorted(m for m, dists in distributions_of_modules().items()

@@ -29,6 +29,7 @@ def test_resolve_device():
             resolve_device(bad)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_cuda_without_gpu_is_refused_before_work():
     with pytest.raises(ConfigError, match=r"experiment\.device: .*no CUDA GPU"):

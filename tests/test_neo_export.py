@@ -20,6 +20,7 @@ def brian2_run():
     return eng, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", [".nix", ".pkl"])
 def test_round_trip_equals_the_monitors(brian2_run, tmp_path, ext):
     eng, result = brian2_run

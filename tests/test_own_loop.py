@@ -241,6 +241,7 @@ def test_calibrate_every_task_recalibrates_on_the_network_so_far(mnist_tasks):
         bridge.SleepReplay("mnist", calibrate="always")
 
 
+@pytest.mark.slow
 def test_default_targets_hold_the_mnist_preset_on_the_reference_network(mnist_tasks):
     model = trained((784, 1200, 1200, 10), mnist_tasks[0], dropout=0.25)  # the reference network
     rates = firing_rates_hz(model, mnist_tasks[0].x_train, bridge.preset("mnist"))

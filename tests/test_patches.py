@@ -22,6 +22,7 @@ def test_patch_images():
         make_patches(overlap=16)
 
 
+@pytest.mark.slow
 def test_patches_sweep_sleep_recovers_task1(tmp_path):
     (tmp_path / "p.toml").write_text("""
 [patches]

@@ -304,7 +304,7 @@ def test_cli_tune_writes_a_preset(tmp_path, tasks_data, monkeypatch, capsys):
     assert params == TuneConfig.from_file(config).experiment.sleep  # trial 0: the [sleep] table's values
 
 
-@pytest.mark.parametrize("on_dask", [False, True], ids=["serial", "dask"])
+@pytest.mark.parametrize("on_dask", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["serial", "dask"])
 def test_runaway_sleep_fails_its_trial_not_the_search(tmp_path, tasks_data, capfd, request, on_dask):
     """tune.max_spikes_per_step: a trial whose sleep fires more stops and is recorded as failed;
     on Dask (the session's cluster) the failure comes back as the trial's result, not as a failed
@@ -323,6 +323,7 @@ def test_runaway_sleep_fails_its_trial_not_the_search(tmp_path, tasks_data, capf
 
 
 # ------------------------------------------------------------------- Dask
+@pytest.mark.slow
 def test_trials_on_dask_workers_give_the_serial_study(tmp_path, tasks_data, clean_study, dask_scheduler):
     """Two worker processes (the session's local cluster); the random sampler asks the same
     parameters whatever the order values come back in, and each trial's value is that of the

@@ -55,6 +55,7 @@ def test_other_seeds_and_split_never_read_the_test_split(study, tasks_data, monk
     assert result.path.name != rescore(tiny(), study.out, top=1, data=tasks_data, progress=False).path.name
 
 
+@pytest.mark.slow
 def test_dask_workers_give_the_serial_values(study, tasks_data, dask_scheduler):
     serial = rescore(tiny(), study.out, top=2, seeds=[1], data=tasks_data, progress=False)
     parallel = rescore(tiny(), study.out, top=2, seeds=[1], scheduler=dask_scheduler, data=tasks_data,
