@@ -37,6 +37,30 @@ def random_input(n_inputs=30, steps=400, p=0.25, seed=1) -> snn.InputSpikes:
     return snn.SpikeRecord.from_dense(rng.random((steps, n_inputs)) < p)
 
 
+# ------------------------------------------------------------- compiled-code caches
+def _warm_numba_caches() -> None:
+    """Compile the fast engine's Numba kernels (dense and conv, float32 and float64) once, before
+    any test: `cache=True` writes them beside the sources, so on a fresh clone the compilation
+    (about 15 CPU-s) is paid here once instead of by whichever test first runs a conv network, and
+    the xdist workers load the cached code."""
+    rng = np.random.default_rng(0)
+    conv = snn.Conv2d((1, 6, 6), 2, (3, 3), (1, 1), (1, 1))
+    pool = snn.Pool2d(conv.out_shape, 2)
+    dense = snn.Dense(pool.n_out, 3)
+    weights = [rng.normal(0, 0.4, conv.weight_shape), pool.average_weights(), rng.normal(0, 0.4, dense.weight_shape)]
+    conv_net = snn.SleepNetwork(weights, alpha=[1.5, 2.0, 2.0], threshold=[0.5, 0.5, 0.5], decay=0.99,
+                                inc=0.05, dec=0.01, layers=[conv, pool, dense])
+    for net in (conv_net, random_network()):
+        spikes = snn.SpikeRecord.from_dense(rng.random((5, net.sizes[0])) < 0.3)
+        for dtype in ("float32", "float64"):
+            snn.get_engine("fast", dtype=dtype).build(net).run(spikes)
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist), not each worker
+        _warm_numba_caches()
+
+
 # ------------------------------------------------------------- the test tiers
 # `make test-quick` runs every test not marked `slow`. A test that is not marked but costs more
 # than QUICK_TEST_CPU_S of CPU time (this process's and its subprocesses', setup and teardown

@@ -10,6 +10,9 @@ from bridge.cli import main
 from bridge.errors import AnalysisError, MissingModelsError
 from bridge.experiments import ExperimentConfig, run_experiment
 
+# a finished run, its analysis and figures: about 10 CPU-s on a fresh clone (matplotlib's font cache)
+pytestmark = pytest.mark.slow
+
 TINY = {
     "experiment": {"dataset": "mnist-subset", "class_groups": [[0, 1], [2, 3]], "max_train_per_task": 150,
                    "sizes": [784, 40, 30, 10], "init_range": 0.1, "seeds": [1], "methods": ["sequential", "src"],
