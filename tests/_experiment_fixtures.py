@@ -47,3 +47,12 @@ def run_cli(*args: Any) -> subprocess.CompletedProcess:
         root.removeHandler(handler)
         root.setLevel(old_level)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def run_main(capsys: Any, *argv: Any) -> tuple[int, str, str]:
+    """``sleep-replay *argv`` in-process with pytest's ``capsys``: (exit code, stdout, stderr)."""
+    from bridge.cli import main
+
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

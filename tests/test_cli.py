@@ -27,13 +27,9 @@ from bridge.errors import ConfigError, TraceError
 from bridge.experiments import ExperimentConfig, PatchesConfig
 from bridge.params import PRESETS, field_specs
 
+from ._experiment_fixtures import run_main
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_main(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _subparser(name):

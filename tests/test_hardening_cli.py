@@ -17,11 +17,12 @@ import optuna
 import pytest
 
 import snn.atomic_io
-from bridge.cli import main
 from bridge.experiments import ExperimentConfig, run_experiment
 from bridge.tuning.study import JOURNAL_FILE
 from tests.test_tuning import TINY as TUNE_TINY
 from tests.test_tuning import tiny
+
+from ._experiment_fixtures import run_main
 
 #: a tiny run: 2 tasks of 100 examples, a 784-32-24-10 network, short sleeps
 RUN_TINY = {
@@ -35,12 +36,6 @@ RUN_TINY = {
 def write_config(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data))
     return path
-
-
-def run_main(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_line_error(err: str, command: str) -> str:
