@@ -95,10 +95,20 @@ def pytest_runtest_makereport(item, call):
     yield
 
 
+def _attributable_cpu_s(cpu_s: float, wall_s: float) -> float:
+    """A test's CPU seconds, at most what the machine's cores can give in its wall time. A child
+    process's CPU time counts when the child is reaped, which may be in a later test: the workers of
+    a session-scoped Dask cluster (``tests/_sim_fixtures.py``) are reaped in the teardown of the
+    worker's last test, which would otherwise be charged their whole session's CPU time."""
+    return min(cpu_s, wall_s * (os.cpu_count() or 1))
+
+
 def pytest_runtest_logreport(report):
     """Runs where the reports arrive (also the controller of pytest-xdist)."""
     _WALL_S[report.nodeid] = _WALL_S.get(report.nodeid, 0.0) + report.duration
     cpu = dict(report.user_properties).get("cpu_s")
+    if cpu is not None:
+        cpu = _attributable_cpu_s(cpu, _WALL_S[report.nodeid])
     if report.when == "teardown" and cpu is not None and os.environ.get("SLEEP_REPLAY_TEST_CPU_LOG"):
         with open(os.environ["SLEEP_REPLAY_TEST_CPU_LOG"], "a") as log:  # a CPU-time profile of the run
             log.write(f"{cpu:.2f}\t{_WALL_S[report.nodeid]:.2f}\t{'slow' if 'slow' in report.keywords else '-'}"

@@ -1,0 +1,63 @@
+"""The test tiers' CPU-time guard of ``tests/conftest.py`` (issue 28): an unmarked test over the
+thresholds is listed, and fails a quick-tier run (``-m "not slow"``); CPU time of a child process
+that an earlier fixture started and a later test reaps is not charged beyond that test's wall time."""
+from pathlib import Path
+
+import pytest
+
+CONFTEST = Path(__file__).with_name("conftest.py")
+
+SUITE = '''
+import os, subprocess, sys, time
+import pytest
+
+def spin(seconds):
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+
+def test_spins():
+    spin(0.6)
+
+@pytest.mark.slow
+def test_marked_slow_spins():
+    spin(0.6)
+
+@pytest.fixture(scope="session")
+def busy_child():
+    child = subprocess.Popen([sys.executable, "-c", "import time\\nt = time.process_time()\\n"
+                              "while time.process_time() - t < 1.0: pass"])
+    yield child
+    child.wait()  # a session fixture's teardown: in the teardown of the run's last test
+
+def test_starts_a_child(busy_child):
+    os.waitid(os.P_PID, busy_child.pid, os.WEXITED | os.WNOWAIT)  # it has spent its 1 CPU-s; not reaped yet
+
+def test_last_reaps_it():
+    pass
+'''
+
+
+@pytest.fixture
+def guarded(pytester, monkeypatch):
+    pytester.makeconftest(CONFTEST.read_text())
+    pytester.makeini("[pytest]\nmarkers =\n    slow: slow tier\n")
+    pytester.makepyfile(test_guarded=SUITE)
+    monkeypatch.setenv("SLEEP_REPLAY_QUICK_TEST_CPU_S", "0.3")
+    monkeypatch.setenv("SLEEP_REPLAY_QUICK_TEST_FAIL_CPU_S", "0.5")
+    return pytester
+
+
+@pytest.mark.slow  # two pytest runs in subprocesses: about 8 CPU-s
+def test_quick_tier_fails_on_an_unmarked_cpu_heavy_test_only(guarded):
+    quick = guarded.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow")
+    quick.assert_outcomes(passed=3, deselected=1)
+    assert quick.ret == pytest.ExitCode.TESTS_FAILED
+    listed = [line for line in quick.outlines if "CPU-s" in line and "::" in line]
+    assert len(listed) == 1 and listed[0].startswith("FAIL") and "test_spins" in listed[0], quick.outlines
+    # the whole suite lists it without failing; the test that reaped the child is not charged its CPU time
+    full = guarded.runpytest_subprocess("-p", "no:cacheprovider")
+    full.assert_outcomes(passed=4)
+    assert full.ret == pytest.ExitCode.OK
+    listed = [line for line in full.outlines if "CPU-s" in line and "::" in line]
+    assert len(listed) == 1 and listed[0].startswith("warn") and "test_spins" in listed[0], full.outlines
