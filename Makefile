@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise pip pulls the CUDA build (several GB); pyproject.toml only asks for a range
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps native-module docs docs-screenshots
+.PHONY: demo test test-quick install install-test bench conformance clean fashion-mnist native-deps native-module brian2-cache docs docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,12 @@ native-module: install-test native-deps
 PYTEST_WORKERS ?= 2
 PYTEST = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load --durations=20
 
-test: install-test fashion-mnist native-module
+# compile the Brian2 engine's Cython code of the test networks (float64 and float32, one process each)
+# before the tests, so that the two test workers do not compile the same code at once, one waiting for the other
+brian2-cache: install-test
+	@$(BIN)/python -m tests._brian2_cache || echo "warning: could not compile Brian2's code before the tests; the Brian2 tests compile it"
+
+test: install-test fashion-mnist native-module brian2-cache
 	$(PYTEST)
 
 # the fast tier while you work: every test not marked slow

@@ -59,6 +59,7 @@ def _warm_numba_caches() -> None:
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist), not each worker
         _warm_numba_caches()
+    config.pluginmanager.register(SharedFixtureTeardown(), "sleep-replay-shared-fixture-teardown")
 
 
 # ------------------------------------------------------------- the test tiers
@@ -75,6 +76,7 @@ QUICK_TEST_FAIL_CPU_S = float(os.environ.get("SLEEP_REPLAY_QUICK_TEST_FAIL_CPU_S
 _UNMARKED_SLOW: list[tuple[str, float, float]] = []  # (test, CPU s, wall s)
 _WALL_S: dict[str, float] = {}
 _CPU_START = pytest.StashKey[float]()
+_SHARED_TEARDOWN_CPU = pytest.StashKey[float]()
 
 
 def _cpu_s() -> float:
@@ -88,18 +90,45 @@ def pytest_runtest_setup(item):
     yield
 
 
+class SharedFixtureTeardown:
+    """A module- or session-scoped fixture is torn down in the teardown of its last test: the CPU
+    time of that (e.g. a shared Dask cluster's worker processes, counted when they are reaped) was
+    spent for all the tests that used it and is charged to none (its setup is charged to the first).
+
+    A plugin registered at configure: a conftest's hooks see only the fixtures of nodes under its
+    folder, and the session's fixtures are finalized by the session node."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None  # during a teardown: CPU reading at the last finalized fixture
+        self.shared = 0.0
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        self.last, self.shared = _cpu_s(), 0.0
+        yield
+        item.stash[_SHARED_TEARDOWN_CPU] = self.shared
+        self.last = None
+
+    def pytest_fixture_post_finalizer(self, fixturedef, request):
+        if self.last is not None:
+            now = _cpu_s()
+            if fixturedef.scope != "function":
+                self.shared += now - self.last
+            self.last = now
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     if call.when == "teardown" and _CPU_START in item.stash:
-        item.user_properties.append(("cpu_s", _cpu_s() - item.stash[_CPU_START]))
+        cpu = _cpu_s() - item.stash[_CPU_START] - item.stash.get(_SHARED_TEARDOWN_CPU, 0.0)
+        item.user_properties.append(("cpu_s", cpu))
     yield
 
 
 def _attributable_cpu_s(cpu_s: float, wall_s: float) -> float:
-    """A test's CPU seconds, at most what the machine's cores can give in its wall time. A child
-    process's CPU time counts when the child is reaped, which may be in a later test: the workers of
-    a session-scoped Dask cluster (``tests/_sim_fixtures.py``) are reaped in the teardown of the
-    worker's last test, which would otherwise be charged their whole session's CPU time."""
+    """A test's CPU seconds, at most what the machine's cores can give in its wall time: a child
+    process's CPU time counts when the child is reaped, which may be in a later test (a child left
+    running by one test is reaped by the next ``subprocess.Popen`` of the process)."""
     return min(cpu_s, wall_s * (os.cpu_count() or 1))
 
 
