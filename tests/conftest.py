@@ -65,7 +65,8 @@ def pytest_configure(config):
 # ------------------------------------------------------------- the test tiers
 # `make test-quick` runs every test not marked `slow`. A test that is not marked but costs more
 # than QUICK_TEST_CPU_S of CPU time (this process's and its subprocesses', setup and teardown
-# included: CPU seconds depend far less on the machine's load than wall time) is listed at the
+# included but for shared fixtures' teardown: CPU seconds depend far less on the machine's load
+# than wall time) is listed at the
 # end of the run; over QUICK_TEST_FAIL_CPU_S a quick-tier run (-m 'not slow') fails: mark it @pytest.mark.slow.
 # The thresholds follow the quick tier's budget (issue 28: <= 3 min on 2 cores, about 360 worker-s of
 # wall, about 250 CPU-s at the suite's wall/CPU ratio of 1.45): in the profile of the whole suite the
