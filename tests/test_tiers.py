@@ -60,16 +60,21 @@ def guarded(pytester, monkeypatch):
     return pytester
 
 
+def flagged(result) -> list[str]:
+    """The lines of the run's "tests not marked slow that are slow" list."""
+    return [line for line in result.outlines if "CPU-s" in line and "::" in line]
+
+
 @pytest.mark.slow  # two pytest runs in subprocesses: about 8 CPU-s
 def test_quick_tier_fails_on_an_unmarked_cpu_heavy_test_only(guarded):
     quick = guarded.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow")
     quick.assert_outcomes(passed=5, deselected=1)
     assert quick.ret == pytest.ExitCode.TESTS_FAILED
-    listed = [line for line in quick.outlines if "CPU-s" in line and "::" in line]
+    listed = flagged(quick)
     assert len(listed) == 1 and listed[0].startswith("FAIL") and "test_spins" in listed[0], quick.outlines
     # the whole suite lists it without failing; the tests that reaped the children are not charged their CPU time
     full = guarded.runpytest_subprocess("-p", "no:cacheprovider")
     full.assert_outcomes(passed=6)
     assert full.ret == pytest.ExitCode.OK
-    listed = [line for line in full.outlines if "CPU-s" in line and "::" in line]
+    listed = flagged(full)
     assert len(listed) == 1 and listed[0].startswith("warn") and "test_spins" in listed[0], full.outlines
